@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * sync_timer.bpf.h - per-CPU, interval-aligned bpf_timer core.
+ *
+ * DEFINE_SYNC_TIMER(name, callback, interval_ns) generates:
+ *
+ *   sync_timer_states_<name>   BPF_MAP_TYPE_HASH, key __u32 cpu,
+ *                              value struct sync_timer_state,
+ *                              max_entries SYNC_TIMER_MAX_CPUS (default 1024;
+ *                              user space may resize it before load)
+ *   sync_timer_init_<name>     SEC("syscall") program, ctx is
+ *                              struct sync_timer_init_args
+ *   a static timer callback    re-arms itself on every tick
+ *
+ * User space runs sync_timer_init_<name> once per CPU with BPF_PROG_TEST_RUN
+ * from a thread pinned to that CPU, ctx_in = struct sync_timer_init_args
+ * { .cpu = that CPU, .mode = enum sync_timer_mode }. The kernel copies the
+ * context back into the ctx_in buffer after the run (syscall programs reject
+ * ctx_out), so read error/err_no/first_expiry_ns from there. The program
+ * always returns 0; the outcome is in args->error. Running init again on a
+ * CPU replaces (and thereby cancels) that CPU's previous timer.
+ *
+ * Ticks land on every multiple of the interval on CLOCK_MONOTONIC. If the
+ * callback runs so late that grid points already passed, they are skipped
+ * (counted in `missed`), never replayed in a burst.
+ *
+ * `interval_ns` is any expression read at init time, e.g. a
+ * `const volatile __u64` global set by user space before load. Must be
+ * >= 1000.
+ *
+ * The callback is called on every tick, from the timer callback (softirq),
+ * on the CPU the timer fired on. Two signatures are accepted:
+ *
+ *   void cb(__u32 cpu, const struct sync_timer_tick *tick);
+ *   void cb(__u32 cpu);                     (legacy, still supported)
+ *
+ * `cpu` is the CPU the timer was armed for (not necessarily the current one
+ * if the timer migrated, which only LEGACY/INTERMEDIATE modes allow).
+ * `tick` lives on the stack; copy what you need, do not keep the pointer.
+ *
+ * Modes: MODERN uses BPF_F_TIMER_ABS|BPF_F_TIMER_CPU_PIN (kernel >= 6.7),
+ * INTERMEDIATE BPF_F_TIMER_ABS (>= 6.4), LEGACY relative starts (>= 5.15).
+ * A kernel lacking a flag fails bpf_timer_start with -EINVAL, reported as
+ * error = SYNC_TIMER_TIMER_START_FAILED, err_no = -22; user space probes
+ * MODERN -> INTERMEDIATE -> LEGACY with that.
+ *
+ * Requires a GPL-compatible license (bpf_timer helpers are GPL-only).
+ * Works with uapi headers (<linux/bpf.h>) or a vmlinux.h included first.
+ */
+#ifndef SYNC_TIMER_BPF_H
+#define SYNC_TIMER_BPF_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#include <linux/bpf.h>
+#endif
+#include <bpf/bpf_helpers.h>
+
+#ifndef CLOCK_MONOTONIC
+#define CLOCK_MONOTONIC 1
+#endif
+
+/*
+ * Private names: newer headers declare BPF_F_TIMER_ABS/CPU_PIN as enum
+ * members, which #ifndef cannot detect, and a macro of the same name would
+ * break a later vmlinux.h/uapi include.
+ */
+#define __SYNC_TIMER_F_ABS     (1ULL << 0) /* BPF_F_TIMER_ABS, 6.4+ */
+#define __SYNC_TIMER_F_CPU_PIN (1ULL << 1) /* BPF_F_TIMER_CPU_PIN, 6.7+ */
+
+#ifndef SYNC_TIMER_MAX_CPUS
+#define SYNC_TIMER_MAX_CPUS 1024
+#endif
+
+#define SYNC_TIMER_MIN_INTERVAL_NS 1000ULL
+
+enum sync_timer_mode {
+	SYNC_TIMER_MODE_MODERN = 0,       /* ABS | CPU_PIN, kernel >= 6.7 */
+	SYNC_TIMER_MODE_INTERMEDIATE = 1, /* ABS only, 6.4 - 6.6 */
+	SYNC_TIMER_MODE_LEGACY = 2,       /* relative, 5.15 - 6.3 */
+};
+
+enum sync_timer_init_error {
+	SYNC_TIMER_SUCCESS = 0,
+	SYNC_TIMER_MAP_UPDATE_FAILED = 1,
+	SYNC_TIMER_MAP_LOOKUP_FAILED = 2,
+	SYNC_TIMER_TIMER_INIT_FAILED = 3,
+	SYNC_TIMER_TIMER_SET_CALLBACK_FAILED = 4,
+	SYNC_TIMER_TIMER_START_FAILED = 5,
+	SYNC_TIMER_WRONG_CPU = 6,
+	SYNC_TIMER_BAD_MODE = 7,
+	SYNC_TIMER_BAD_INTERVAL = 8,
+};
+
+/* Context of the SEC("syscall") init program. Layout is a user-space contract. */
+struct sync_timer_init_args {
+	__u32 cpu;             /* in: CPU the run is pinned to */
+	__u32 mode;            /* in: enum sync_timer_mode */
+	__s32 error;           /* out: enum sync_timer_init_error */
+	__s32 err_no;          /* out: negative errno of the failing helper, or 0 */
+	__u64 first_expiry_ns; /* out: first grid point armed (CLOCK_MONOTONIC ns) */
+	__u64 interval_ns;     /* out: interval in use */
+};
+
+/* Value of sync_timer_states_<name>, keyed by CPU. Layout is a user-space contract. */
+struct sync_timer_state {
+	struct bpf_timer timer;
+	__u64 interval_ns;
+	__u64 next_expected_ns; /* grid point the timer is armed for */
+	__u64 ticks;            /* callbacks run */
+	__u64 missed;           /* grid points skipped because a callback ran late */
+	__u64 rearm_failures;   /* failed bpf_timer_start calls in the callback */
+	__u64 wrong_cpu;        /* callbacks that ran on a CPU other than `cpu` */
+	__u64 last_fired_ns;
+	__s32 last_rearm_error;
+	__u32 cpu;
+	__u32 mode;
+	__u32 _pad;
+};
+
+/* Tick details handed to the user callback. Not a map layout. */
+struct sync_timer_tick {
+	__u32 cpu;         /* CPU the timer was armed for */
+	__u32 mode;        /* enum sync_timer_mode */
+	__u64 tick_index;  /* nominal_ns / interval_ns, same on all CPUs per grid point */
+	__u64 nominal_ns;  /* grid point this tick belongs to */
+	__u64 interval_ns;
+	__u64 fired_ns;    /* bpf_ktime_get_ns() at callback entry */
+	__u64 missed;      /* cumulative skipped grid points before this tick */
+	__u64 ticks;       /* callbacks run on this timer, including this one */
+};
+
+_Static_assert(sizeof(struct sync_timer_init_args) == 32, "init args size");
+_Static_assert(__builtin_offsetof(struct sync_timer_init_args, cpu) == 0, "cpu");
+_Static_assert(__builtin_offsetof(struct sync_timer_init_args, mode) == 4, "mode");
+_Static_assert(__builtin_offsetof(struct sync_timer_init_args, error) == 8, "error");
+_Static_assert(__builtin_offsetof(struct sync_timer_init_args, err_no) == 12, "err_no");
+_Static_assert(__builtin_offsetof(struct sync_timer_init_args, first_expiry_ns) == 16, "first_expiry_ns");
+_Static_assert(__builtin_offsetof(struct sync_timer_init_args, interval_ns) == 24, "interval_ns");
+
+_Static_assert(sizeof(struct bpf_timer) == 16, "bpf_timer size");
+_Static_assert(sizeof(struct sync_timer_state) == 88, "state size");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, timer) == 0, "timer");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, interval_ns) == 16, "interval_ns");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, next_expected_ns) == 24, "next_expected_ns");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, ticks) == 32, "ticks");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, missed) == 40, "missed");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, rearm_failures) == 48, "rearm_failures");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, wrong_cpu) == 56, "wrong_cpu");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, last_fired_ns) == 64, "last_fired_ns");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, last_rearm_error) == 72, "last_rearm_error");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, cpu) == 76, "cpu");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, mode) == 80, "mode");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, _pad) == 84, "_pad");
+
+/* Arm `timer` for absolute CLOCK_MONOTONIC time `at` the way `mode` allows. */
+static __always_inline long __sync_timer_arm(struct bpf_timer *timer, __u32 mode, __u64 at)
+{
+	__u64 now, rel;
+
+	if (mode == SYNC_TIMER_MODE_MODERN)
+		return bpf_timer_start(timer, at, __SYNC_TIMER_F_ABS | __SYNC_TIMER_F_CPU_PIN);
+	if (mode == SYNC_TIMER_MODE_INTERMEDIATE)
+		return bpf_timer_start(timer, at, __SYNC_TIMER_F_ABS);
+
+	now = bpf_ktime_get_ns();
+	rel = at > now ? at - now : 1;
+	return bpf_timer_start(timer, rel, 0);
+}
+
+/*
+ * Start of a tick: account it and describe it in *tick. Runs before the user
+ * callback.
+ */
+static __always_inline void __sync_timer_tick_begin(struct sync_timer_state *state,
+						    struct sync_timer_tick *tick)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 interval = state->interval_ns;
+	__u64 nominal = state->next_expected_ns;
+
+	state->ticks++;
+	state->last_fired_ns = now;
+	if (bpf_get_smp_processor_id() != state->cpu)
+		state->wrong_cpu++;
+
+	tick->cpu = state->cpu;
+	tick->mode = state->mode;
+	tick->tick_index = interval ? nominal / interval : 0;
+	tick->nominal_ns = nominal;
+	tick->interval_ns = interval;
+	tick->fired_ns = now;
+	tick->missed = state->missed;
+	tick->ticks = state->ticks;
+}
+
+/* End of a tick: pick the next grid point still in the future and re-arm. */
+static __always_inline void __sync_timer_tick_end(struct sync_timer_state *state)
+{
+	__u64 interval = state->interval_ns;
+	__u64 nominal = state->next_expected_ns;
+	__u64 next = nominal + interval;
+	/* read after the user callback so its run time counts */
+	__u64 now = bpf_ktime_get_ns();
+	__u64 skipped;
+	long ret;
+
+	if (interval == 0)
+		return; /* unreachable: init rejects it; avoids a div by 0 */
+
+	if (next <= now) {
+		skipped = (now - nominal) / interval;
+		next = nominal + (skipped + 1) * interval;
+		state->missed += skipped;
+	}
+	state->next_expected_ns = next;
+
+	ret = __sync_timer_arm(&state->timer, state->mode, next);
+	if (ret < 0) {
+		state->rearm_failures++;
+		state->last_rearm_error = ret;
+		/* fall back to the most portable start so ticks keep coming */
+		ret = __sync_timer_arm(&state->timer, SYNC_TIMER_MODE_LEGACY, next);
+		if (ret < 0) {
+			state->rearm_failures++;
+			state->last_rearm_error = ret;
+		}
+	}
+}
+
+/*
+ * Body of the init program; `timer_cb` is the generated timer callback.
+ * `args` is a stack copy of the context: the verifier rejects ctx stores
+ * through the offset pointers clang likes to form across many exit paths.
+ */
+static __always_inline void __sync_timer_init(struct sync_timer_init_args *args, void *states_map,
+					      void *timer_cb, __u64 interval)
+{
+	struct sync_timer_state fresh = {};
+	struct sync_timer_state *state;
+	__u32 cpu = args->cpu;
+	__u32 mode = args->mode;
+	__u64 now, first;
+	long ret;
+
+	args->error = SYNC_TIMER_SUCCESS;
+	args->err_no = 0;
+	args->first_expiry_ns = 0;
+	args->interval_ns = interval;
+
+	if (mode > SYNC_TIMER_MODE_LEGACY) {
+		args->error = SYNC_TIMER_BAD_MODE;
+		return;
+	}
+	if (interval < SYNC_TIMER_MIN_INTERVAL_NS) {
+		args->error = SYNC_TIMER_BAD_INTERVAL;
+		return;
+	}
+	if (bpf_get_smp_processor_id() != cpu) {
+		args->error = SYNC_TIMER_WRONG_CPU;
+		return;
+	}
+
+	/* Replacing the element cancels and frees a timer it already had. */
+	ret = bpf_map_update_elem(states_map, &cpu, &fresh, BPF_ANY);
+	if (ret < 0) {
+		args->error = SYNC_TIMER_MAP_UPDATE_FAILED;
+		args->err_no = ret;
+		return;
+	}
+	state = bpf_map_lookup_elem(states_map, &cpu);
+	if (!state) {
+		args->error = SYNC_TIMER_MAP_LOOKUP_FAILED;
+		return;
+	}
+
+	ret = bpf_timer_init(&state->timer, states_map, CLOCK_MONOTONIC);
+	if (ret < 0) {
+		args->error = SYNC_TIMER_TIMER_INIT_FAILED;
+		args->err_no = ret;
+		return;
+	}
+	ret = bpf_timer_set_callback(&state->timer, timer_cb);
+	if (ret < 0) {
+		args->error = SYNC_TIMER_TIMER_SET_CALLBACK_FAILED;
+		args->err_no = ret;
+		return;
+	}
+
+	now = bpf_ktime_get_ns();
+	first = (now / interval + 1) * interval;
+
+	/* set before starting: the callback may run as soon as it is armed */
+	state->interval_ns = interval;
+	state->next_expected_ns = first;
+	state->cpu = cpu;
+	state->mode = mode;
+
+	/* no fallback here: an -EINVAL tells user space the mode is unsupported */
+	ret = __sync_timer_arm(&state->timer, mode, first);
+	if (ret < 0) {
+		args->error = SYNC_TIMER_TIMER_START_FAILED;
+		args->err_no = ret;
+		return;
+	}
+
+	args->first_expiry_ns = first;
+	return;
+}
+
+/* The two accepted user callback types; anything else fails to compile. */
+typedef void (*sync_timer_callback_t)(__u32 cpu, const struct sync_timer_tick *tick);
+typedef void (*sync_timer_legacy_callback_t)(__u32 cpu);
+
+#define __SYNC_TIMER_CALL(cb, cpu, tick)                                        \
+	_Generic((cb),                                                          \
+		sync_timer_callback_t:                                          \
+			((sync_timer_callback_t)(cb))((cpu), (tick)),           \
+		sync_timer_legacy_callback_t:                                   \
+			((sync_timer_legacy_callback_t)(cb))((cpu)))
+
+#define DEFINE_SYNC_TIMER(_name, _callback, _interval_ns)                       \
+	struct {                                                                \
+		__uint(type, BPF_MAP_TYPE_HASH);                                \
+		__uint(max_entries, SYNC_TIMER_MAX_CPUS);                       \
+		__type(key, __u32);                                             \
+		__type(value, struct sync_timer_state);                         \
+	} sync_timer_states_##_name SEC(".maps");                               \
+                                                                                \
+	static int sync_timer_cb_##_name(void *__st_map, __u32 *__st_key,       \
+					 struct sync_timer_state *__st_state)   \
+	{                                                                       \
+		struct sync_timer_tick __st_tick = {};                          \
+                                                                                \
+		(void)__st_map;                                                 \
+		(void)__st_key;                                                 \
+		__sync_timer_tick_begin(__st_state, &__st_tick);                \
+		__SYNC_TIMER_CALL(_callback, __st_tick.cpu, &__st_tick);        \
+		__sync_timer_tick_end(__st_state);                              \
+		return 0;                                                       \
+	}                                                                       \
+                                                                                \
+	SEC("syscall")                                                          \
+	int sync_timer_init_##_name(struct sync_timer_init_args *__st_ctx)      \
+	{                                                                       \
+		struct sync_timer_init_args __st_args = {};                     \
+                                                                                \
+		__st_args.cpu = __st_ctx->cpu;                                  \
+		__st_args.mode = __st_ctx->mode;                                \
+		__sync_timer_init(&__st_args, &sync_timer_states_##_name,       \
+				  sync_timer_cb_##_name, (_interval_ns));       \
+		__st_ctx->error = __st_args.error;                              \
+		__st_ctx->err_no = __st_args.err_no;                            \
+		__st_ctx->first_expiry_ns = __st_args.first_expiry_ns;          \
+		__st_ctx->interval_ns = __st_args.interval_ns;                  \
+		return 0;                                                       \
+	}
+
+#endif /* SYNC_TIMER_BPF_H */

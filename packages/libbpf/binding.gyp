@@ -1,0 +1,26 @@
+{
+  "targets": [
+    {
+      "target_name": "bpf_native",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/object.cc",
+        "native/btf.cc",
+        "native/map.cc",
+        "native/program.cc",
+        "native/link.cc",
+        "native/ring_buffer.cc",
+        "native/perf_buffer.cc",
+        "native/cpu.cc",
+        "native/sys.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "libraries": ["-lbpf"]
+    }
+  ]
+}

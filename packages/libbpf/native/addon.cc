@@ -1,0 +1,99 @@
+// Module entry: registers the classes, libbpf's log capture and the cleanup hook.
+#include "common.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+
+namespace nbpf {
+
+AddonData* GetData(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
+
+// libbpf logs through one process-wide callback, possibly from worker threads, so
+// messages are queued here and drained by TS, which routes them to the user's logger.
+namespace {
+std::mutex logMutex;
+std::deque<std::pair<int, std::string>> logQueue;
+constexpr size_t kMaxQueued = 10000;
+
+int PrintCallback(enum libbpf_print_level level, const char* fmt, va_list args) {
+  char buf[4096];
+  int n = vsnprintf(buf, sizeof(buf), fmt, args);
+  if (n < 0) return n;
+  std::lock_guard<std::mutex> lock(logMutex);
+  if (logQueue.size() >= kMaxQueued) logQueue.pop_front();
+  logQueue.emplace_back(static_cast<int>(level), std::string(buf));
+  return n;
+}
+
+Napi::Value DrainLog(const Napi::CallbackInfo& info) {
+  std::deque<std::pair<int, std::string>> taken;
+  {
+    std::lock_guard<std::mutex> lock(logMutex);
+    taken.swap(logQueue);
+  }
+  Napi::Array out = Napi::Array::New(info.Env(), taken.size() * 2);
+  uint32_t i = 0;
+  for (auto& [level, text] : taken) {
+    out.Set(i++, Napi::Number::New(info.Env(), level));
+    out.Set(i++, Napi::String::New(info.Env(), text));
+  }
+  return out;
+}
+
+Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsFunction()) ThrowType(info.Env(), "factory must be a function");
+  GetData(info.Env())->errorFactory = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
+  Napi::Object v = Napi::Object::New(info.Env());
+  v.Set("major", libbpf_major_version());
+  v.Set("minor", libbpf_minor_version());
+  v.Set("string", libbpf_version_string());
+  return v;
+}
+
+Napi::Value ProbeProgType(const Napi::CallbackInfo& info) {
+  int r = libbpf_probe_bpf_prog_type(static_cast<bpf_prog_type>(ArgU32(info, 0, "type")), nullptr);
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Value ProbeMapType(const Napi::CallbackInfo& info) {
+  int r = libbpf_probe_bpf_map_type(static_cast<bpf_map_type>(ArgU32(info, 0, "type")), nullptr);
+  return Napi::Number::New(info.Env(), r);
+}
+
+// Safety net at environment teardown: whatever the user did not close is released.
+void Cleanup(void* arg) {
+  auto* data = static_cast<AddonData*>(arg);
+  for (NativeLink* l : std::set<NativeLink*>(data->liveLinks)) l->Release();
+  for (NativeObject* o : std::set<NativeObject*>(data->liveObjects)) o->Release();
+}
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);
+  libbpf_set_print(PrintCallback);
+  napi_add_env_cleanup_hook(env, Cleanup, data);
+
+  exports.Set("NativeObject", InitObject(env));
+  exports.Set("NativeLink", InitLink(env));
+  exports.Set("NativeRingBuffer", InitRingBuffer(env));
+  exports.Set("NativePerfBuffer", InitPerfBuffer(env));
+  exports.Set("drainLog", Napi::Function::New(env, DrainLog));
+  exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory));
+  exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
+  exports.Set("probeProgType", Napi::Function::New(env, ProbeProgType));
+  exports.Set("probeMapType", Napi::Function::New(env, ProbeMapType));
+  InitCpu(env, exports);
+  InitSys(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(bpf_native, Init)
+
+}  // namespace nbpf

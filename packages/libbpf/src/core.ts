@@ -1,0 +1,41 @@
+// The state shared by an object and every map/program handle taken from it, so that a
+// handle knows when its object was loaded or closed.
+import { ClosedError } from './errors';
+import type { NativeObjectHandle } from './native';
+
+/** Anything an object closes when it closes. */
+export interface Closeable {
+  close(): void;
+}
+
+/** @internal */
+export class ObjectCore {
+  state: 'open' | 'loaded' | 'closed' = 'open';
+  readonly children = new Set<Closeable>();
+
+  constructor(readonly handle: NativeObjectHandle, readonly name: string) {}
+
+  /** Throws unless the object is in `phase`; `what` names the thing being used. */
+  require(phase: 'open' | 'loaded', what: string): NativeObjectHandle {
+    if (this.state === phase) return this.handle;
+    if (this.state === 'closed') throw new ClosedError(`${what} of BPF object '${this.name}'`);
+    if (phase === 'open') {
+      throw new ClosedError(`${what} (open phase) of BPF object '${this.name}': it was loaded; use the BpfObject that load() returned`);
+    }
+    throw new ClosedError(`${what} of BPF object '${this.name}' before load(): call load() first`);
+  }
+
+  close(): void {
+    if (this.state === 'closed') return;
+    for (const c of [...this.children]) {
+      try {
+        c.close();
+      } catch {
+        // closing is best effort: one failing child must not keep the others open
+      }
+    }
+    this.children.clear();
+    this.state = 'closed';
+    this.handle.close();
+  }
+}

@@ -1,0 +1,56 @@
+// CPU sets: possible, online and allowed CPUs, and runs of a program pinned to CPUs.
+import * as fs from 'node:fs';
+import { BpfArgumentError } from './errors';
+import { native } from './native';
+
+/** Parses a kernel CPU list such as `0-3,5,7-8` into sorted CPU numbers. */
+export function parseCpuList(text: string): number[] {
+  const out: number[] = [];
+  const trimmed = text.trim();
+  if (trimmed === '') return out;
+  for (const part of trimmed.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new BpfArgumentError('cpu list', `cannot parse '${text}'`);
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (hi < lo) throw new BpfArgumentError('cpu list', `descending range '${part}' in '${text}'`);
+    for (let c = lo; c <= hi; c++) out.push(c);
+  }
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
+/** Formats CPU numbers as a kernel CPU list (`0-3,5`). */
+export function formatCpuList(cpus: readonly number[]): string {
+  const sorted = [...new Set(cpus)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+const CPU_DIR = '/sys/devices/system/cpu';
+
+/** CPUs the kernel may ever bring online (per-CPU map values exist for each). */
+export function possibleCpus(): number[] {
+  return parseCpuList(fs.readFileSync(`${CPU_DIR}/possible`, 'utf8'));
+}
+
+/** CPUs online right now. */
+export function onlineCpus(): number[] {
+  return parseCpuList(fs.readFileSync(`${CPU_DIR}/online`, 'utf8'));
+}
+
+/** CPUs this process may run on (the affinity of its JS thread, cpusets included). */
+export function allowedCpus(): number[] {
+  return native().threadAffinity();
+}
+
+/** Number of possible CPUs: the count of values a per-CPU map lookup returns. */
+export function numPossibleCpus(): number {
+  const cpus = possibleCpus();
+  return cpus.length === 0 ? 0 : cpus[cpus.length - 1] + 1;
+}

@@ -1,0 +1,133 @@
+// Error classes of the binding. Native code throws BpfError through the factory that
+// index.ts registers, so every failure a user sees is one of these types.
+import { constants as osConstants } from 'node:os';
+
+const errnoNames = new Map<number, string>(
+  Object.entries(osConstants.errno).map(([name, n]) => [n as number, name]),
+);
+
+/** Symbolic name of a positive errno (`EPERM`, ...), or `E<n>` when unknown. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `E${errno}`;
+}
+
+/**
+ * A hint for the common causes of an errno in a given operation, or undefined.
+ * Kept pure so that the mapping is unit-tested without a kernel.
+ */
+export function hintFor(op: string, errno: number): string | undefined {
+  const code = errnoName(errno);
+  if (code === 'EPERM' || (code === 'EACCES' && !op.includes('load'))) {
+    return 'BPF needs root, or CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8); run with sudo or grant the capabilities.';
+  }
+  if (code === 'ENOENT' && op.includes('tracepoint')) {
+    return 'tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing) or there is no such event: see /sys/kernel/tracing/events/.';
+  }
+  if (code === 'ENOENT' && op.includes('kprobe')) {
+    return 'no such kernel function, or it is not traceable: see /sys/kernel/tracing/available_filter_functions.';
+  }
+  if (code === 'E2BIG') {
+    return 'a size is larger than the kernel accepts (map value, key, program or context); check the sizes against the kernel limits.';
+  }
+  if (code === 'EINVAL' && op.includes('map')) {
+    return 'the key or value size does not match the map, or the flags are not valid for this map type.';
+  }
+  if (code === 'ENOSPC') return 'the map is full (raise max_entries before load).';
+  if (code === 'EBADF') return 'the object, map or program was already closed.';
+  if (code === 'EEXIST' && op.includes('update')) return 'the key exists and NOEXIST was given.';
+  return undefined;
+}
+
+/** A failed libbpf call or syscall: `op` names it, `errno`/`code` say why. */
+export class BpfError extends Error {
+  /** The operation that failed, e.g. `bpf_map_update_elem`. */
+  readonly op: string;
+  /** The positive errno. */
+  readonly errno: number;
+  /** The errno's symbolic name, e.g. `EPERM`. */
+  readonly code: string;
+  /** What usually causes this, and what to do, when known. */
+  readonly hint: string | undefined;
+
+  constructor(op: string, errno: number, message?: string, options?: { cause?: unknown }) {
+    const hint = hintFor(op, errno);
+    const base = message ?? `${op} failed: ${errnoName(errno)}`;
+    super(hint ? `${base} (${errnoName(errno)}). Hint: ${hint}` : `${base} (${errnoName(errno)})`, options);
+    this.name = 'BpfError';
+    this.op = op;
+    this.errno = errno;
+    this.code = errnoName(errno);
+    this.hint = hint;
+  }
+}
+
+/** Any use of an object, map, program, link or buffer after it was closed. */
+export class ClosedError extends BpfError {
+  constructor(what: string) {
+    super(`use of ${what}`, osConstants.errno.EBADF, `${what} is closed and can no longer be used`);
+    this.name = 'ClosedError';
+  }
+}
+
+/** A bad argument, caught before any call into the kernel. */
+export class BpfArgumentError extends TypeError {
+  readonly code = 'ERR_BPF_INVALID_ARG';
+  /** The argument that was wrong. */
+  readonly argument: string;
+  constructor(argument: string, message: string) {
+    super(`${argument}: ${message}`);
+    this.name = 'BpfArgumentError';
+    this.argument = argument;
+  }
+}
+
+/** The verifier rejected a program; `log` is the complete verifier log. */
+export class VerifierError extends BpfError {
+  /** The program that was rejected. */
+  readonly program: string;
+  /** The whole verifier log. */
+  readonly log: string;
+  /** The line of the log that says why. */
+  readonly summary: string;
+
+  constructor(program: string, errno: number, log: string) {
+    const summary = summarizeVerifierLog(log);
+    super('bpf_prog_load', errno, `the verifier rejected program '${program}': ${summary}`);
+    this.name = 'VerifierError';
+    this.program = program;
+    this.log = log;
+    this.summary = summary;
+  }
+}
+
+/** A kernel feature the object needs is missing; `minKernel` is where it appeared. */
+export class UnsupportedFeatureError extends BpfError {
+  readonly feature: string;
+  readonly minKernel: string;
+  constructor(feature: string, minKernel: string, options?: { cause?: unknown }) {
+    super('feature probe', osConstants.errno.EOPNOTSUPP,
+      `${feature} is not supported by this kernel (needs Linux ${minKernel} or newer)`, options);
+    this.name = 'UnsupportedFeatureError';
+    this.feature = feature;
+    this.minKernel = minKernel;
+  }
+}
+
+const NOISE = /^(processed \d+ insns|verification time|stack depth|mark_precise|func#|\s*$)/;
+
+/** The most telling line of a verifier log: the last one that is not statistics. */
+export function summarizeVerifierLog(log: string): string {
+  const lines = log.split('\n').map((l) => l.trim());
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (!NOISE.test(lines[i]) && !/^\d+: \(/.test(lines[i]) && !/^;/.test(lines[i])) return lines[i];
+  }
+  return 'no reason in the log';
+}
+
+/** Extracts per-program verifier logs from libbpf's messages of a failed load. */
+export function extractVerifierLogs(messages: string[]): Array<{ program: string; log: string }> {
+  const out: Array<{ program: string; log: string }> = [];
+  const re = /prog '([^']+)': -- BEGIN PROG LOAD LOG --\n([\s\S]*?)-- END PROG LOAD LOG --/g;
+  for (const m of messages.join('').matchAll(re)) out.push({ program: m[1], log: m[2] });
+  return out;
+}

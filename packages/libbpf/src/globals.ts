@@ -1,0 +1,189 @@
+// Global variables by their C names, located through BTF (DATASEC .rodata/.data/.bss).
+import { BpfArgumentError, BpfError } from './errors';
+import type { NativeBtfType, NativeDatasecVar } from './native';
+import { constants as osConstants } from 'node:os';
+
+/** BTF kinds used here (uapi `BTF_KIND_*`). */
+export const BtfKind = {
+  INT: 1, PTR: 2, ARRAY: 3, STRUCT: 4, UNION: 5, ENUM: 6, FWD: 7, TYPEDEF: 8, VOLATILE: 9,
+  CONST: 10, RESTRICT: 11, FUNC: 12, FUNC_PROTO: 13, VAR: 14, DATASEC: 15, FLOAT: 16,
+  DECL_TAG: 17, TYPE_TAG: 18, ENUM64: 19,
+} as const;
+
+/** How a global's bytes are read and written. */
+export type GlobalKind = 'int' | 'bool' | 'bytes';
+
+/** A global variable's place and shape. */
+export interface GlobalVar {
+  name: string;
+  offset: number;
+  size: number;
+  kind: GlobalKind;
+  signed: boolean;
+  /** C type name after typedefs, for messages (`__u64`, `struct foo`, `char[16]`). */
+  typeName: string;
+}
+
+const MODIFIERS = new Set<number>([BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST, BtfKind.RESTRICT, BtfKind.TYPE_TAG]);
+
+/** Follows typedefs and qualifiers of a type id to the type that gives the shape. */
+export function resolveBtfType(typeOf: (id: number) => NativeBtfType, id: number): { type: NativeBtfType; name: string } {
+  let name = '';
+  for (let depth = 0; depth < 32; depth++) {
+    const t = typeOf(id);
+    if (t.kind === BtfKind.TYPEDEF && !name) name = t.name;
+    if (!MODIFIERS.has(t.kind)) return { type: t, name: name || t.name };
+    id = t.type ?? 0;
+  }
+  throw new Error('BTF type chain too deep');
+}
+
+/** Builds the table of globals of one section from its DATASEC variables. */
+export function describeGlobals(vars: NativeDatasecVar[], typeOf: (id: number) => NativeBtfType): Map<string, GlobalVar> {
+  const out = new Map<string, GlobalVar>();
+  for (const v of vars) {
+    const { type, name } = resolveBtfType(typeOf, v.typeId);
+    let kind: GlobalKind = 'bytes';
+    let signed = false;
+    let typeName = name;
+    if (type.kind === BtfKind.INT && [1, 2, 4, 8].includes(v.size)) {
+      kind = type.bool ? 'bool' : 'int';
+      signed = !!type.signed;
+    } else if ((type.kind === BtfKind.ENUM || type.kind === BtfKind.ENUM64) && [1, 2, 4, 8].includes(v.size)) {
+      kind = 'int';
+      signed = !!type.signed;
+      typeName = `enum ${type.name}`;
+    } else if (type.kind === BtfKind.PTR) {
+      kind = 'int';
+    } else if (type.kind === BtfKind.ARRAY) {
+      typeName = `${resolveBtfType(typeOf, type.elemType ?? 0).name}[${type.nelems}]`;
+    } else if (type.kind === BtfKind.STRUCT || type.kind === BtfKind.UNION) {
+      typeName = `${type.kind === BtfKind.STRUCT ? 'struct' : 'union'} ${type.name}`;
+    }
+    out.set(v.name, { name: v.name, offset: v.offset, size: v.size, kind, signed, typeName });
+  }
+  return out;
+}
+
+/** Reads and writes a section's bytes; supplied by the open or the loaded object. */
+export interface SectionAccess {
+  read(offset: number, length: number): Buffer;
+  write(offset: number, bytes: Buffer): void;
+  /** Throws when writes are not allowed (`.rodata` after load). */
+  checkWritable(): void;
+  /** Throws when the owner is closed or consumed. */
+  checkOpen(): void;
+}
+
+/** Value of a global: integers as number (<= 32 bits) or bigint (64 bits), bool, or bytes. */
+export type GlobalValue = number | bigint | boolean | Buffer;
+
+/** Range-checks and encodes an integer into `size` little-endian bytes. */
+export function encodeInt(name: string, value: unknown, size: number, signed: boolean): Buffer {
+  let big: bigint;
+  if (typeof value === 'bigint') big = value;
+  else if (typeof value === 'number' && Number.isInteger(value)) big = BigInt(value);
+  else if (typeof value === 'boolean') big = value ? 1n : 0n;
+  else throw new BpfArgumentError(name, `expected an integer (number or bigint), got ${describe(value)}`);
+  const bits = BigInt(size * 8);
+  const min = signed ? -(1n << (bits - 1n)) : 0n;
+  const max = signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
+  if (big < min || big > max) {
+    throw new BpfArgumentError(name, `${big} is out of range for a ${signed ? 'signed' : 'unsigned'} ${size * 8}-bit integer (${min}..${max})`);
+  }
+  const buf = Buffer.alloc(8);
+  buf.writeBigUInt64LE(BigInt.asUintN(64, big));
+  return buf.subarray(0, size);
+}
+
+/** Decodes `size` little-endian bytes: number up to 32 bits, bigint for 64 bits. */
+export function decodeInt(bytes: Buffer, signed: boolean): number | bigint {
+  switch (bytes.length) {
+    case 1: return signed ? bytes.readInt8(0) : bytes.readUInt8(0);
+    case 2: return signed ? bytes.readInt16LE(0) : bytes.readUInt16LE(0);
+    case 4: return signed ? bytes.readInt32LE(0) : bytes.readUInt32LE(0);
+    default: return signed ? bytes.readBigInt64LE(0) : bytes.readBigUInt64LE(0);
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Buffer.isBuffer(v)) return `a Buffer of ${v.length} bytes`;
+  return typeof v === 'number' ? String(v) : typeof v;
+}
+
+/**
+ * The globals of one section (`.rodata`, `.data` or `.bss`) by C name.
+ * Before load, `set` changes the initial image (for `.rodata`, what `const volatile`
+ * values the verifier sees); after load, `.data`/`.bss` are the live kernel memory.
+ */
+export class GlobalSection {
+  readonly #section: string;
+  readonly #vars: Map<string, GlobalVar>;
+  readonly #access: SectionAccess | undefined;
+
+  /** @internal */
+  constructor(section: string, vars: Map<string, GlobalVar>, access: SectionAccess | undefined) {
+    this.#section = section;
+    this.#vars = vars;
+    this.#access = access;
+  }
+
+  /** The section name, e.g. `.bss`. */
+  get section(): string {
+    return this.#section;
+  }
+
+  /** Names of the globals in this section. */
+  get names(): string[] {
+    return [...this.#vars.keys()];
+  }
+
+  /** Place and shape of a global. */
+  describe(name: string): GlobalVar {
+    const v = this.#vars.get(name);
+    if (!v) {
+      const known = this.names.length ? this.names.join(', ') : 'none';
+      throw new BpfError(`global lookup in ${this.#section}`, osConstants.errno.ENOENT,
+        `no global named '${name}' in ${this.#section} (known: ${known})`);
+    }
+    return v;
+  }
+
+  /** Reads a global: number/bigint for integers, boolean for `bool`, a copy of the bytes otherwise. */
+  get(name: string): GlobalValue {
+    const v = this.describe(name);
+    const access = this.#requireAccess();
+    access.checkOpen();
+    const bytes = access.read(v.offset, v.size);
+    if (v.kind === 'int') return decodeInt(bytes, v.signed);
+    if (v.kind === 'bool') return bytes[0] !== 0;
+    return bytes;
+  }
+
+  /** Writes a global; integers are range-checked, byte values must have the exact size. */
+  set(name: string, value: GlobalValue): void {
+    const v = this.describe(name);
+    const access = this.#requireAccess();
+    access.checkOpen();
+    access.checkWritable();
+    let bytes: Buffer;
+    if (v.kind === 'bytes') {
+      if (!Buffer.isBuffer(value) || value.length !== v.size) {
+        throw new BpfArgumentError(name, `${v.typeName} needs a Buffer of exactly ${v.size} bytes, got ${describe(value)}`);
+      }
+      bytes = value;
+    } else {
+      bytes = encodeInt(name, value, v.size, v.signed);
+    }
+    access.write(v.offset, bytes);
+  }
+
+  #requireAccess(): SectionAccess {
+    if (!this.#access) {
+      throw new BpfError(`global access in ${this.#section}`, osConstants.errno.ENOENT,
+        `the object has no ${this.#section} section (declare a global there first)`);
+    }
+    return this.#access;
+  }
+}

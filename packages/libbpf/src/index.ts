@@ -1,0 +1,37 @@
+/**
+ * @bpf-sync-timer/libbpf: a thin, typed libbpf binding for Node.js.
+ *
+ * @example
+ * import { BpfObject } from '@bpf-sync-timer/libbpf';
+ * const open = BpfObject.open('probe.bpf.o');
+ * open.rodata.set('target_pid', process.pid);
+ * using obj = open.load();
+ * obj.attachAll();
+ * @packageDocumentation
+ */
+import { BpfError } from './errors';
+import { native } from './native';
+
+export { BpfError, BpfArgumentError, ClosedError, UnsupportedFeatureError, VerifierError, errnoName, hintFor, summarizeVerifierLog } from './errors';
+export { BpfObject, OpenBpfObject, type OpenOptions } from './object';
+export { BpfMap, OpenMap, type MapBytes } from './map';
+export { BpfProgram, OpenProgram, runOnCpus, checkCpuRuns, type CpuRunResult, type TestRunOptions, type TestRunResult } from './program';
+export { BpfLink } from './link';
+export { GlobalSection, type GlobalValue, type GlobalVar } from './globals';
+export { RingBuffer } from './ring-buffer';
+export { PerfBuffer, type PerfRecord, type PerfBufferOptions } from './perf-buffer';
+export { possibleCpus, onlineCpus, allowedCpus, numPossibleCpus, parseCpuList, formatCpuList } from './cpu';
+export { setLogger, defaultLogger, type Logger, type LogLevel } from './log';
+export { MapType, ProgramType, UpdateFlags, mapTypeName, programTypeName } from './constants';
+export { ensureTracefs, tracefsMounted } from './tracefs';
+export { perfEventOpen, dupFd, closeFd, PerfType, type PerfEventAttr } from './sys';
+
+native().setErrorFactory((op, errno, message) => new BpfError(op, errno, message));
+
+const version = native().libbpfVersion();
+if (version.major < 1) {
+  throw new Error(`@bpf-sync-timer/libbpf needs libbpf 1.0 or newer, found ${version.string}: install libbpf1 >= 1.0 (Debian 12: apt-get install libbpf1).`);
+}
+
+/** Version of the system libbpf in use, e.g. `v1.1`. */
+export const libbpfVersion: string = version.string;

@@ -1,0 +1,48 @@
+// Attachments of programs.
+import type { Closeable } from './core';
+import { ClosedError } from './errors';
+import type { NativeLinkHandle } from './native';
+
+/** An attached program; `destroy()` detaches it. Minimum kernel: as the attach type. */
+export class BpfLink implements Closeable {
+  #handle: NativeLinkHandle | undefined;
+  readonly #onDestroy: (l: BpfLink) => void;
+  /** What this link attaches, e.g. `tracepoint/timer/hrtimer_expire_exit`. */
+  readonly target: string;
+
+  /** @internal */
+  constructor(handle: NativeLinkHandle, target: string, onDestroy: (l: BpfLink) => void) {
+    this.#handle = handle;
+    this.target = target;
+    this.#onDestroy = onDestroy;
+  }
+
+  /** The link's fd (borrowed: valid until `destroy()`). */
+  get fd(): number {
+    if (!this.#handle) throw new ClosedError(`link ${this.target}`);
+    return this.#handle.fd();
+  }
+
+  /** True until destroyed. */
+  get attached(): boolean {
+    return this.#handle !== undefined;
+  }
+
+  /** Detaches the program. Idempotent. */
+  destroy(): void {
+    const h = this.#handle;
+    if (!h) return;
+    this.#handle = undefined;
+    h.destroy();
+    this.#onDestroy(this);
+  }
+
+  /** Same as `destroy()`, for a parent that closes its children. */
+  close(): void {
+    this.destroy();
+  }
+
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+}

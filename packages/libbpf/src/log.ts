@@ -1,0 +1,45 @@
+// libbpf's messages, routed to a logger the user can replace.
+import { debuglog } from 'node:util';
+import { native } from './native';
+
+/** Level of a libbpf message (libbpf's own order). */
+export type LogLevel = 'warn' | 'info' | 'debug';
+
+/** Receives libbpf's messages. */
+export type Logger = (level: LogLevel, message: string) => void;
+
+const LEVELS: LogLevel[] = ['warn', 'info', 'debug'];
+const debug = debuglog('libbpf');
+
+/** The default: warnings to stderr; info and debug when NODE_DEBUG includes `libbpf`. */
+export const defaultLogger: Logger = (level, message) => {
+  const text = message.replace(/\n$/, '');
+  if (level === 'warn') process.stderr.write(`libbpf: ${text}\n`);
+  else debug('%s', text);
+};
+
+let current: Logger = defaultLogger;
+
+/** Replaces the logger for all libbpf messages; `null` restores the default. Returns the previous one. */
+export function setLogger(logger: Logger | null): Logger {
+  const previous = current;
+  current = logger ?? defaultLogger;
+  return previous;
+}
+
+/**
+ * Routes the queued libbpf messages to the logger (or to `override` for one call) and
+ * returns their texts, for callers that parse them (verifier logs).
+ */
+export function flushLog(override?: Logger): string[] {
+  const raw = native().drainLog();
+  const texts: string[] = [];
+  const sink = override ?? current;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const level = LEVELS[raw[i] as number] ?? 'debug';
+    const text = raw[i + 1] as string;
+    texts.push(text);
+    sink(level, text);
+  }
+  return texts;
+}

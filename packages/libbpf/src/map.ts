@@ -1,0 +1,181 @@
+// Maps: pre-load setters (OpenMap) and element operations (BpfMap).
+import { isPerCpuMapType, mapTypeName, UpdateFlags } from './constants';
+import type { ObjectCore } from './core';
+import { BpfArgumentError } from './errors';
+import { numPossibleCpus } from './cpu';
+import type { NativeMapInfo } from './native';
+
+/** A key or value: a Buffer of the exact size, or an integer for 4- and 8-byte keys/values. */
+export type MapBytes = Buffer | number | bigint;
+
+function checkU32(what: string, n: unknown): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+    throw new BpfArgumentError(what, `expected an integer in 0..2^32-1, got ${String(n)}`);
+  }
+  return n;
+}
+
+/** Encodes a key/value argument into exactly `size` bytes. */
+export function toBytes(what: string, v: MapBytes, size: number): Buffer {
+  if (Buffer.isBuffer(v)) {
+    if (v.length !== size) throw new BpfArgumentError(what, `expected ${size} bytes, got ${v.length}`);
+    return v;
+  }
+  if ((typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint') {
+    const buf = Buffer.alloc(size);
+    const big = BigInt(v);
+    if (size === 4 && big >= -(1n << 31n) && big < 1n << 32n) buf.writeUInt32LE(Number(BigInt.asUintN(32, big)));
+    else if (size === 8 && big >= -(1n << 63n) && big < 1n << 64n) buf.writeBigUInt64LE(BigInt.asUintN(64, big));
+    else throw new BpfArgumentError(what, `an integer works for 4- or 8-byte fields in range; this one has ${size} bytes (pass a Buffer)`);
+    return buf;
+  }
+  throw new BpfArgumentError(what, `expected a Buffer or an integer, got ${typeof v}`);
+}
+
+abstract class MapBase {
+  /** @internal */ protected readonly core: ObjectCore;
+  /** @internal */ protected readonly index: number;
+  /** @internal */ protected info: NativeMapInfo;
+
+  /** @internal */
+  constructor(core: ObjectCore, index: number, info: NativeMapInfo) {
+    this.core = core;
+    this.index = index;
+    this.info = info;
+  }
+
+  /** The map's name (internal maps: `<object>.bss` and the like). */
+  get name(): string { return this.info.name; }
+  /** `enum bpf_map_type` number; see `MapType`. */
+  get type(): number { return this.info.type; }
+  /** `BPF_MAP_TYPE_...` name of the type. */
+  get typeName(): string { return mapTypeName(this.info.type); }
+  /** Key size in bytes. */
+  get keySize(): number { return this.info.keySize; }
+  /** Value size in bytes (per CPU for per-CPU maps). */
+  get valueSize(): number { return this.info.valueSize; }
+  /** Maximum number of entries. */
+  get maxEntries(): number { return this.info.maxEntries; }
+  /** True for per-CPU map types (values exist once per possible CPU). */
+  get perCpu(): boolean { return isPerCpuMapType(this.info.type); }
+}
+
+/** A map of an object that is not loaded yet: its definition can still change. */
+export class OpenMap extends MapBase {
+  /**
+   * Uses an existing map instead of creating one at load (libbpf duplicates `fd`; the caller
+   * keeps ownership of its fd). The map's type, sizes and entries are taken from `fd`.
+   */
+  reuseFd(fd: number): void {
+    checkU32('fd', fd);
+    const h = this.core.require('open', `map '${this.name}'`);
+    h.mapReuseFd(this.index, fd);
+    this.refresh();
+  }
+
+  /** Sets max_entries (before load). */
+  setMaxEntries(n: number): void {
+    checkU32('maxEntries', n);
+    if (n === 0) throw new BpfArgumentError('maxEntries', 'must be at least 1');
+    this.core.require('open', `map '${this.name}'`).mapSetMaxEntries(this.index, n);
+    this.refresh();
+  }
+
+  /** Sets the value size (before load). */
+  setValueSize(n: number): void {
+    checkU32('valueSize', n);
+    if (n === 0) throw new BpfArgumentError('valueSize', 'must be at least 1');
+    this.core.require('open', `map '${this.name}'`).mapSetValueSize(this.index, n);
+    this.refresh();
+  }
+
+  private refresh(): void {
+    this.info = this.core.handle.maps()[this.index];
+  }
+}
+
+/** A created map. Operations are synchronous syscalls. */
+export class BpfMap extends MapBase {
+  /** The map's fd, borrowed: valid while the object is open; dup it to keep it longer. */
+  get fd(): number {
+    return this.#h().mapFd(this.index);
+  }
+
+  /** The value of `key`, or `undefined` when there is none. Not for per-CPU maps (see `lookupPerCpu`). */
+  lookup(key: MapBytes): Buffer | undefined {
+    if (this.perCpu) throw new BpfArgumentError('map', `'${this.name}' is per-CPU: use lookupPerCpu(key)`);
+    const k = toBytes('key', key, this.keySize);
+    return this.#h().mapLookup(this.index, k, this.valueSize, 0);
+  }
+
+  /** One value per possible CPU (index = CPU number), or `undefined` when there is no such key. */
+  lookupPerCpu(key: MapBytes): Buffer[] | undefined {
+    if (!this.perCpu) throw new BpfArgumentError('map', `'${this.name}' is not per-CPU: use lookup(key)`);
+    const k = toBytes('key', key, this.keySize);
+    const stride = Math.ceil(this.valueSize / 8) * 8;
+    const n = numPossibleCpus();
+    const all = this.#h().mapLookup(this.index, k, stride * n, 0);
+    if (!all) return undefined;
+    return Array.from({ length: n }, (_, cpu) => all.subarray(cpu * stride, cpu * stride + this.valueSize));
+  }
+
+  /** Creates or replaces the value of `key`; `flags`: `UpdateFlags.ANY` (default), `NOEXIST`, `EXIST`. */
+  update(key: MapBytes, value: MapBytes, flags: number = UpdateFlags.ANY): void {
+    if (this.perCpu) throw new BpfArgumentError('map', `'${this.name}' is per-CPU: use updatePerCpu(key, values)`);
+    checkFlags(flags);
+    this.#h().mapUpdate(this.index, toBytes('key', key, this.keySize), toBytes('value', value, this.valueSize), flags);
+  }
+
+  /** Sets a per-CPU value: `values[cpu]` for every possible CPU. */
+  updatePerCpu(key: MapBytes, values: MapBytes[], flags: number = UpdateFlags.ANY): void {
+    if (!this.perCpu) throw new BpfArgumentError('map', `'${this.name}' is not per-CPU: use update(key, value)`);
+    checkFlags(flags);
+    const n = numPossibleCpus();
+    if (!Array.isArray(values) || values.length !== n) {
+      throw new BpfArgumentError('values', `expected one value per possible CPU (${n})`);
+    }
+    const stride = Math.ceil(this.valueSize / 8) * 8;
+    const all = Buffer.alloc(stride * n);
+    values.forEach((v, cpu) => toBytes(`values[${cpu}]`, v, this.valueSize).copy(all, cpu * stride));
+    this.#h().mapUpdate(this.index, toBytes('key', key, this.keySize), all, flags);
+  }
+
+  /** Deletes `key`; returns false when there was no such key. */
+  delete(key: MapBytes): boolean {
+    return this.#h().mapDelete(this.index, toBytes('key', key, this.keySize));
+  }
+
+  /** Iterates the keys (the kernel's order; concurrent changes may skip or repeat keys). */
+  *keys(): IterableIterator<Buffer> {
+    let key: Buffer | undefined = this.#h().mapNextKey(this.index, null);
+    while (key) {
+      yield key;
+      key = this.#h().mapNextKey(this.index, key);
+    }
+  }
+
+  /** Iterates `[key, value]` pairs; per-CPU maps give one Buffer per CPU as value. */
+  *entries(): IterableIterator<[Buffer, Buffer | Buffer[]]> {
+    for (const key of this.keys()) {
+      const value = this.perCpu ? this.lookupPerCpu(key) : this.lookup(key);
+      if (value !== undefined) yield [key, value];
+    }
+  }
+
+  /** @internal registers something (a ring/perf buffer) to close with the map's object. */
+  adopt(child: { close(): void }): () => void {
+    this.#h();
+    this.core.children.add(child);
+    return () => this.core.children.delete(child);
+  }
+
+  #h() {
+    return this.core.require('loaded', `map '${this.name}'`);
+  }
+}
+
+function checkFlags(flags: number): void {
+  if (![UpdateFlags.ANY, UpdateFlags.NOEXIST, UpdateFlags.EXIST, UpdateFlags.F_LOCK].includes(flags as 0)) {
+    throw new BpfArgumentError('flags', `expected UpdateFlags.ANY, NOEXIST or EXIST, got ${String(flags)}`);
+  }
+}

@@ -1,0 +1,299 @@
+// BPF objects in two phases: OpenBpfObject (definitions can change) and BpfObject (loaded).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { MAP_TYPE_MIN_KERNEL, mapTypeName, PROGRAM_TYPE_MIN_KERNEL, programTypeName } from './constants';
+import { ObjectCore } from './core';
+import { BpfArgumentError, BpfError, extractVerifierLogs, UnsupportedFeatureError, VerifierError } from './errors';
+import { describeGlobals, GlobalSection, type GlobalVar, type SectionAccess } from './globals';
+import type { BpfLink } from './link';
+import { flushLog } from './log';
+import { BpfMap, OpenMap } from './map';
+import { native, type NativeMapInfo, type NativeProgramInfo } from './native';
+import { BpfProgram, OpenProgram } from './program';
+
+/** Options of `BpfObject.open`. */
+export interface OpenOptions {
+  /** Object name (default: from the file name); prefixes internal map names. */
+  objectName?: string;
+  /** BTF of the running kernel when /sys/kernel/btf/vmlinux is missing (CO-RE relocations). */
+  btfCustomPath?: string;
+  /** Verifier log level for successful loads too (1 or 2); failed loads always get their log. */
+  logLevel?: number;
+}
+
+const SECTIONS = ['.rodata', '.data', '.bss'] as const;
+type SectionName = (typeof SECTIONS)[number];
+
+function findByName<T extends { name: string }>(items: T[], name: string, kind: string, objectName: string): T {
+  const found = items.find((i) => i.name === name);
+  if (!found) {
+    const known = items.map((i) => i.name).join(', ') || 'none';
+    throw new BpfError(`${kind} lookup`, osConstants.errno.ENOENT, `no ${kind} named '${name}' in BPF object '${objectName}' (known: ${known})`);
+  }
+  return found;
+}
+
+function internalMapIndex(maps: NativeMapInfo[], section: SectionName): number {
+  return maps.findIndex((m) => m.internal && m.name.endsWith(section));
+}
+
+class Phase {
+  /** @internal */ protected readonly core: ObjectCore;
+  /** @internal */ protected readonly mapInfo: NativeMapInfo[];
+  /** @internal */ protected readonly progInfo: NativeProgramInfo[];
+  /** @internal */ protected readonly globals = new Map<SectionName, Map<string, GlobalVar>>();
+
+  /** @internal */
+  constructor(core: ObjectCore) {
+    this.core = core;
+    this.mapInfo = core.handle.maps();
+    this.progInfo = core.handle.programs();
+  }
+
+  /** The object's name. */
+  get name(): string {
+    return this.core.name;
+  }
+
+  /** @internal */
+  protected section(section: SectionName, writable: boolean, phase: 'open' | 'loaded'): GlobalSection {
+    const index = internalMapIndex(this.mapInfo, section);
+    if (index < 0) return new GlobalSection(section, new Map(), undefined);
+    let vars = this.globals.get(section);
+    if (!vars) {
+      const h = this.core.require(phase, `globals ${section}`);
+      vars = describeGlobals(h.btfDatasec(section) ?? [], (id) => h.btfType(id));
+      this.globals.set(section, vars);
+    }
+    const core = this.core;
+    const what = `globals ${section}`;
+    const access: SectionAccess = {
+      read: (offset, length) => core.handle.mapReadData(index, offset, length),
+      write: (offset, bytes) => core.handle.mapWriteData(index, offset, bytes),
+      checkWritable: () => {
+        if (!writable) throw new BpfError(`write to ${section}`, osConstants.errno.EPERM, `${section} is read-only after load (set const volatile values before load())`);
+      },
+      checkOpen: () => void core.require(phase, what),
+    };
+    return new GlobalSection(section, vars, access);
+  }
+}
+
+/** An opened, not yet loaded object: maps and programs can still be changed. */
+export class OpenBpfObject extends Phase {
+  /** Opens an ELF object from a file path or from memory. Nothing is loaded into the kernel yet. */
+  static open(source: string | Buffer, options: OpenOptions = {}): OpenBpfObject {
+    if (typeof source !== 'string' && !Buffer.isBuffer(source)) {
+      throw new BpfArgumentError('pathOrBuffer', 'expected a file path or a Buffer holding an ELF object');
+    }
+    if (typeof source === 'string' && !fs.existsSync(source)) {
+      throw new BpfError('bpf_object__open', osConstants.errno.ENOENT, `no BPF object file at ${path.resolve(source)}`);
+    }
+    const opts = validateOpenOptions(options);
+    const name = opts.objectName ?? (typeof source === 'string' ? path.basename(source).split('.')[0] : 'object');
+    let handle;
+    try {
+      const Native = native().NativeObject;
+      handle = new Native(source, { objectName: opts.objectName, btfCustomPath: opts.btfCustomPath, kernelLogLevel: opts.logLevel ?? 0 });
+    } finally {
+      flushLog();
+    }
+    return new OpenBpfObject(new ObjectCore(handle, name));
+  }
+
+  /** The map named `name` (its C name). */
+  map(name: string): OpenMap {
+    this.core.require('open', `map '${name}'`);
+    const info = findByName(this.mapInfo, name, 'map', this.name);
+    return new OpenMap(this.core, this.mapInfo.indexOf(info), info);
+  }
+
+  /** The program named `name` (its C function name). */
+  program(name: string): OpenProgram {
+    this.core.require('open', `program '${name}'`);
+    const info = findByName(this.progInfo, name, 'program', this.name);
+    return new OpenProgram(this.core, this.progInfo.indexOf(info), info);
+  }
+
+  /** All maps, internal ones (`.bss`, `.data`, `.rodata`) included. */
+  get maps(): OpenMap[] {
+    this.core.require('open', 'maps');
+    return this.mapInfo.map((m, i) => new OpenMap(this.core, i, m));
+  }
+
+  /** All programs. */
+  get programs(): OpenProgram[] {
+    this.core.require('open', 'programs');
+    return this.progInfo.map((p, i) => new OpenProgram(this.core, i, p));
+  }
+
+  /** `const volatile` globals: set them here, before load, and the verifier sees the values. */
+  get rodata(): GlobalSection {
+    return this.section('.rodata', true, 'open');
+  }
+
+  /** Initialized globals (initial values; live memory after load). */
+  get data(): GlobalSection {
+    return this.section('.data', true, 'open');
+  }
+
+  /** Zero-initialized globals (initial values; live memory after load). */
+  get bss(): GlobalSection {
+    return this.section('.bss', true, 'open');
+  }
+
+  /**
+   * Creates the maps and loads the programs into the kernel. This open object becomes
+   * unusable; use the returned BpfObject. On failure everything is released and a
+   * VerifierError (with the log), UnsupportedFeatureError or BpfError is thrown.
+   */
+  load(): BpfObject {
+    const h = this.core.require('open', 'load()');
+    let messages: string[] = [];
+    try {
+      h.load();
+      flushLog();
+    } catch (e) {
+      messages = flushLog();
+      const err = explainLoadFailure(e, messages, this.mapInfo, this.progInfo);
+      this.core.close();
+      throw err;
+    }
+    const loaded = new ObjectCore(h, this.core.name);
+    loaded.state = 'loaded';
+    // This phase's core is consumed: it must neither close the handle nor accept calls.
+    this.core.state = 'loaded';
+    return new BpfObject(loaded);
+  }
+
+  /** Releases the object without loading it. Idempotent. */
+  close(): void {
+    if (this.core.state === 'open') this.core.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function validateOpenOptions(o: OpenOptions): OpenOptions {
+  if (o === null || typeof o !== 'object') throw new BpfArgumentError('options', 'expected an object');
+  if (o.objectName !== undefined && (typeof o.objectName !== 'string' || o.objectName === '')) {
+    throw new BpfArgumentError('objectName', 'expected a non-empty string');
+  }
+  if (o.btfCustomPath !== undefined) {
+    if (typeof o.btfCustomPath !== 'string') throw new BpfArgumentError('btfCustomPath', 'expected a path');
+    if (!fs.existsSync(o.btfCustomPath)) throw new BpfError('bpf_object__open', osConstants.errno.ENOENT, `no BTF file at ${o.btfCustomPath}`);
+  }
+  if (o.logLevel !== undefined && (!Number.isInteger(o.logLevel) || o.logLevel < 0 || o.logLevel > 7)) {
+    throw new BpfArgumentError('logLevel', 'expected 0, 1, 2 or 4 (or their sum)');
+  }
+  return o;
+}
+
+/** Turns a failed load into the most specific error. */
+function explainLoadFailure(e: unknown, messages: string[], maps: NativeMapInfo[], progs: NativeProgramInfo[]): Error {
+  if (!(e instanceof BpfError)) return e as Error;
+  const logs = extractVerifierLogs(messages);
+  if (logs.length > 0) return new VerifierError(logs[0].program, e.errno, logs[0].log);
+  const addon = native();
+  for (const m of maps) {
+    if (addon.probeMapType(m.type) === 0) return new UnsupportedFeatureError(mapTypeName(m.type), MAP_TYPE_MIN_KERNEL[m.type] ?? 'a newer kernel', { cause: e });
+  }
+  for (const p of progs) {
+    if (p.autoload && addon.probeProgType(p.type) === 0) {
+      return new UnsupportedFeatureError(programTypeName(p.type), PROGRAM_TYPE_MIN_KERNEL[p.type] ?? 'a newer kernel', { cause: e });
+    }
+  }
+  const detail = messages.filter((m) => /error|fail|invalid|unsupported/i.test(m)).map((m) => m.trim()).slice(-3).join(' | ');
+  return new BpfError('bpf_object__load', e.errno, detail ? `loading the object failed: ${detail}` : undefined, { cause: e });
+}
+
+/** A loaded object: its maps exist and its programs are in the kernel. */
+export class BpfObject extends Phase {
+  /** Opens an object; see `OpenBpfObject.open`. */
+  static open(source: string | Buffer, options?: OpenOptions): OpenBpfObject {
+    return OpenBpfObject.open(source, options);
+  }
+
+  /** The map named `name`. */
+  map(name: string): BpfMap {
+    this.core.require('loaded', `map '${name}'`);
+    const info = findByName(this.mapInfo, name, 'map', this.name);
+    return new BpfMap(this.core, this.mapInfo.indexOf(info), this.core.handle.maps()[this.mapInfo.indexOf(info)]);
+  }
+
+  /** The program named `name`. */
+  program(name: string): BpfProgram {
+    this.core.require('loaded', `program '${name}'`);
+    const info = findByName(this.progInfo, name, 'program', this.name);
+    return new BpfProgram(this.core, this.progInfo.indexOf(info), info);
+  }
+
+  /** All maps. */
+  get maps(): BpfMap[] {
+    this.core.require('loaded', 'maps');
+    return this.core.handle.maps().map((m, i) => new BpfMap(this.core, i, m));
+  }
+
+  /** All loaded programs. */
+  get programs(): BpfProgram[] {
+    this.core.require('loaded', 'programs');
+    return this.progInfo.map((p, i) => new BpfProgram(this.core, i, p)).filter((p) => p.autoload);
+  }
+
+  /**
+   * Attaches every loaded program whose section says how (tracepoint/, kprobe/, raw_tp/,
+   * tp_btf/, fentry/, ...). Programs without an automatic attach point (syscall, socket
+   * filters, ...) are skipped. All or nothing: on failure the links made so far are destroyed.
+   */
+  attachAll(): BpfLink[] {
+    const links: BpfLink[] = [];
+    try {
+      for (const p of this.programs) {
+        if (!hasAutoAttach(p.section)) continue;
+        links.push(p.attach());
+      }
+    } catch (e) {
+      for (const l of links) l.destroy();
+      throw e;
+    }
+    return links;
+  }
+
+  /** `.rodata` globals, read-only after load. */
+  get rodata(): GlobalSection {
+    return this.section('.rodata', false, 'loaded');
+  }
+
+  /** `.data` globals: the kernel's memory, shared with the running programs. */
+  get data(): GlobalSection {
+    return this.section('.data', true, 'loaded');
+  }
+
+  /** `.bss` globals: the kernel's memory, shared with the running programs. */
+  get bss(): GlobalSection {
+    return this.section('.bss', true, 'loaded');
+  }
+
+  /** True until `close()`. */
+  get open(): boolean {
+    return this.core.state === 'loaded';
+  }
+
+  /** Detaches every link, closes buffers made on its maps, and releases maps and programs. Idempotent. */
+  close(): void {
+    this.core.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+const AUTO_ATTACH = /^(tp|tracepoint|raw_tp|raw_tracepoint|raw_tp\.w|raw_tracepoint\.w|tp_btf|fentry|fexit|fmod_ret|kprobe|kretprobe|uprobe|uretprobe|kprobe\.multi|kretprobe\.multi|lsm|iter|usdt)(\.s)?\//;
+
+function hasAutoAttach(section: string): boolean {
+  return AUTO_ATTACH.test(section);
+}

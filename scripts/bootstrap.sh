@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# One idempotent set-up for a fresh Debian 12 / Ubuntu 22.04+ machine, run by `npm start`
+# and `npm test`: system packages, npm dependencies, BPF objects, the native addon, the
+# TypeScript, and tracefs. Each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+# --- the machine: one clear sentence for each thing that cannot work -----------------
+[ "$(uname -s)" = Linux ] || die "eBPF needs Linux; this is $(uname -s)."
+read -r kmaj kmin _ < <(uname -r | tr '.-' '  ')
+if [ "$kmaj" -lt 5 ] || { [ "$kmaj" -eq 5 ] && [ "$kmin" -lt 15 ]; }; then
+  die "kernel $(uname -r) is older than 5.15, the first with bpf_timer: boot a newer kernel."
+fi
+[ -r /sys/kernel/btf/vmlinux ] || die "the kernel has no BTF (/sys/kernel/btf/vmlinux missing): use a kernel built with CONFIG_DEBUG_INFO_BTF=y."
+if [ "$(cat /sys/kernel/realtime 2>/dev/null || echo 0)" = 1 ]; then
+  die "this is a PREEMPT_RT kernel, whose verifier refuses bpf_timer: boot a non-RT kernel."
+fi
+if [ "$(id -u)" != 0 ]; then
+  die "BPF needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) and this set-up installs packages: run it with sudo."
+fi
+
+# --- system packages ------------------------------------------------------------------
+need=()
+for p in clang llvm libbpf-dev libelf-dev zlib1g-dev make g++ python3 pkg-config; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  say "installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || die "apt-get update failed: check the network or the apt sources."
+  apt-get install -y -qq "${need[@]}" >/dev/null || die "apt-get install ${need[*]} failed."
+fi
+# bpftool is a convenience for users (inspecting maps); Ubuntu ships it per kernel.
+if ! command -v bpftool >/dev/null 2>&1; then
+  apt-get install -y -qq bpftool >/dev/null 2>&1 || say "bpftool is not available from apt here; it is optional."
+fi
+libbpf_version=$(pkg-config --modversion libbpf 2>/dev/null || echo 0)
+case "$libbpf_version" in 0.*) die "libbpf $libbpf_version is too old; 1.0 or newer is needed (Debian 12 and Ubuntu 23.04+ have it).";; esac
+
+# --- tracefs: tracepoint attachment needs it --------------------------------------------
+if [ ! -d /sys/kernel/tracing/events ] && [ ! -d /sys/kernel/debug/tracing/events ]; then
+  mount -t tracefs nodev /sys/kernel/tracing || die "tracefs is not mounted and mounting it failed: mount -t tracefs nodev /sys/kernel/tracing"
+fi
+
+# --- npm dependencies (this also builds the addon) ---------------------------------------
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund >/dev/null || die "npm ci failed (see the output above)."
+fi
+
+bash scripts/build.sh

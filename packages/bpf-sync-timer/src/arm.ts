@@ -1,0 +1,78 @@
+// Arming the per-CPU timers of a DEFINE_SYNC_TIMER init program: CPU selection, stale
+// sysctl recovery, the mode probe with fallback, and timer_migration handling.
+import { allowedCpus, onlineCpus, possibleCpus, runOnCpus, type BpfProgram } from '@bpf-sync-timer/libbpf';
+import { selectCpus, type SkippedCpu } from './cpus';
+import { SyncTimerError } from './errors';
+import { armTimers, decodeInitRun, encodeInitArgs, MODES, needsTimerMigrationOff, type ModeOption, type TimerMode } from './modes';
+import { recoverStaleTimerMigration, withTimerMigrationDisabled, type Log } from './sysctl';
+
+/** Options shared by `SyncTimer.start` and `initSyncTimerProgram`. */
+export interface ArmOptions {
+  /** 'auto' (default): the best mode the kernel accepts; or force one. */
+  mode?: ModeOption;
+  /** CPUs to arm (default: the online CPUs in this process's affinity). */
+  cpus?: number[];
+  /** Receives the timer's decisions (default: warnings to stderr). */
+  logger?: Log;
+}
+
+/** What arming produced. */
+export interface Armed {
+  mode: TimerMode;
+  modeReason: string;
+  cpus: number[];
+  skippedCpus: SkippedCpu[];
+}
+
+/** The default logger: warnings to stderr, the rest only with NODE_DEBUG=sync-timer. */
+export const defaultLog: Log = (level, message) => {
+  if (level === 'warn') process.stderr.write(`sync-timer: ${message}\n`);
+  else if (/\bsync-timer\b/.test(process.env.NODE_DEBUG ?? '')) process.stderr.write(`sync-timer ${level}: ${message}\n`);
+};
+
+/** Validates the shared options; INVALID_OPTION names the bad one. */
+export function checkArmOptions(options: ArmOptions): Required<Pick<ArmOptions, 'mode' | 'logger'>> & Pick<ArmOptions, 'cpus'> {
+  if (options === null || typeof options !== 'object') throw new SyncTimerError('INVALID_OPTION', 'options must be an object');
+  const mode = options.mode ?? 'auto';
+  if (mode !== 'auto' && !MODES.includes(mode as TimerMode)) {
+    throw new SyncTimerError('INVALID_OPTION', `options.mode must be 'auto', 'modern', 'intermediate' or 'legacy', got ${JSON.stringify(mode)}`);
+  }
+  if (options.cpus !== undefined) {
+    if (!Array.isArray(options.cpus) || options.cpus.length === 0 || !options.cpus.every((c) => Number.isInteger(c) && c >= 0)) {
+      throw new SyncTimerError('INVALID_OPTION', `options.cpus must be a non-empty array of CPU numbers, got ${JSON.stringify(options.cpus)}`);
+    }
+  }
+  if (options.logger !== undefined && typeof options.logger !== 'function') {
+    throw new SyncTimerError('INVALID_OPTION', 'options.logger must be a function (level, message) => void');
+  }
+  return { mode, logger: options.logger ?? defaultLog, cpus: options.cpus };
+}
+
+/** Chooses the CPUs; NO_CPUS when none is left. */
+export function chooseCpus(requested: number[] | undefined): { cpus: number[]; skipped: SkippedCpu[] } {
+  const chosen = selectCpus({ possible: possibleCpus(), online: onlineCpus(), allowed: allowedCpus() }, requested);
+  if (chosen.cpus.length === 0) {
+    const why = chosen.skipped.map((s) => `${s.cpu}: ${s.reason}`).join(', ');
+    throw new SyncTimerError('NO_CPUS', `no CPU can be armed (${why || 'none requested'})`);
+  }
+  return chosen;
+}
+
+/** Arms `program` (a DEFINE_SYNC_TIMER init program) on the chosen CPUs. */
+export async function armProgram(program: BpfProgram, options: ArmOptions): Promise<Armed> {
+  const opts = checkArmOptions(options);
+  const log = opts.logger;
+  const { cpus, skipped } = chooseCpus(opts.cpus);
+  for (const s of skipped) log('info', `CPU ${s.cpu} skipped: ${s.reason}`);
+  recoverStaleTimerMigration(log);
+
+  const run = async (list: number[], mode: TimerMode) => {
+    const results = await Promise.all(list.map((cpu) => runOnCpus(program, [cpu], encodeInitArgs(cpu, mode))));
+    return results.flat().map((r) => decodeInitRun(r, mode));
+  };
+  const wrap = <T>(mode: TimerMode, fn: () => Promise<T>): Promise<T> =>
+    needsTimerMigrationOff(mode) ? withTimerMigrationDisabled(fn, log) : fn();
+  const outcome = await armTimers(run, cpus, opts.mode, wrap, (m) => log('info', m));
+  log('info', `armed CPUs ${cpus.join(',')} in ${outcome.reason}`);
+  return { mode: outcome.mode, modeReason: outcome.reason, cpus, skippedCpus: skipped };
+}

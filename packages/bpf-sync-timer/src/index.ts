@@ -1,0 +1,14 @@
+/**
+ * bpf-sync-timer: one shared, per-CPU, interval-aligned eBPF timer tick that any number
+ * of tracing programs can subscribe to (tracing programs cannot use bpf_timer themselves).
+ * @packageDocumentation
+ */
+export { SyncTimer, initSyncTimerProgram, includeDir, TIMER_OBJECT_PATH, type SyncTimerOptions, type InitProgramOptions, type ProgramTimer } from './sync-timer';
+export { SyncTimerError, SyncTimerErrorCode, type SyncTimerErrorDetails } from './errors';
+export { MIN_INTERVAL_NS, MAX_INTERVAL_NS, checkInterval } from './interval';
+export { MODES, MODE_INFO, type TimerMode, type ModeOption } from './modes';
+export { MAX_SUBSCRIBERS } from './subscribers';
+export type { SkippedCpu, SkipReason } from './cpus';
+export type { CpuTimerStats } from './stats';
+export type { Log } from './sysctl';
+export { decodeBitmapEntry, BITMAP_ENTRY_SIZE, type BitmapEntry } from './bitmap';

@@ -1,0 +1,31 @@
+// Kernel facts the timer depends on, checked before loading anything.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { SyncTimerError } from './errors';
+
+/** `major.minor` of a kernel release string such as `6.1.0-18-amd64`. */
+export function parseKernelRelease(release: string): { major: number; minor: number } {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return m ? { major: Number(m[1]), minor: Number(m[2]) } : { major: 0, minor: 0 };
+}
+
+/** True on PREEMPT_RT kernels (whose verifier refuses bpf_timer). */
+export function isPreemptRt(realtimeFile = '/sys/kernel/realtime'): boolean {
+  try {
+    return fs.readFileSync(realtimeFile, 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
+
+/** Throws UNSUPPORTED_KERNEL with the cause when bpf_timer cannot work here. */
+export function checkKernel(release = os.release(), realtime = isPreemptRt()): void {
+  if (realtime) {
+    throw new SyncTimerError('UNSUPPORTED_KERNEL',
+      `this kernel (${release}) is PREEMPT_RT, and PREEMPT_RT kernels refuse bpf_timer in the verifier: boot a non-RT kernel`);
+  }
+  const { major, minor } = parseKernelRelease(release);
+  if (major < 5 || (major === 5 && minor < 15)) {
+    throw new SyncTimerError('UNSUPPORTED_KERNEL', `kernel ${release} is older than 5.15, the first with bpf_timer: boot Linux 5.15 or newer`);
+  }
+}

@@ -1,0 +1,149 @@
+// Timer modes, the init program's context, and the probe-then-arm logic with fallback
+// modern -> intermediate -> legacy. Pure apart from the injected runner.
+import { constants as osConstants } from 'node:os';
+import { SyncTimerError, type SyncTimerErrorCode } from './errors';
+
+/** How timers are armed: see `MODE_INFO`. */
+export type TimerMode = 'modern' | 'intermediate' | 'legacy';
+
+/** The `mode` option: a mode, or 'auto' to take the best the kernel accepts. */
+export type ModeOption = TimerMode | 'auto';
+
+/** Modes in order of preference. */
+export const MODES: readonly TimerMode[] = ['modern', 'intermediate', 'legacy'];
+
+/** What each mode does and which kernels have it. */
+export const MODE_INFO: Record<TimerMode, { value: number; flags: string; minKernel: string; description: string }> = {
+  modern: { value: 0, flags: 'BPF_F_TIMER_ABS | BPF_F_TIMER_CPU_PIN', minKernel: '6.7', description: 'absolute grid times, timers pinned to their CPU' },
+  intermediate: { value: 1, flags: 'BPF_F_TIMER_ABS', minKernel: '6.4', description: 'absolute grid times; timer_migration=0 while arming' },
+  legacy: { value: 2, flags: 'none (relative times)', minKernel: '5.15', description: 'relative re-arming to the next grid point; timer_migration=0 while arming' },
+};
+
+/** True for modes that rely on kernel.timer_migration = 0 while arming. */
+export function needsTimerMigrationOff(mode: TimerMode): boolean {
+  return mode !== 'modern';
+}
+
+/** `struct sync_timer_init_args` (32 bytes). */
+export const INIT_ARGS_SIZE = 32;
+
+/** Encodes the init program's context for one CPU. */
+export function encodeInitArgs(cpu: number, mode: TimerMode): Buffer {
+  const b = Buffer.alloc(INIT_ARGS_SIZE);
+  b.writeUInt32LE(cpu, 0);
+  b.writeUInt32LE(MODE_INFO[mode].value, 4);
+  return b;
+}
+
+/** `enum sync_timer_init_error` -> code. */
+const INIT_ERRORS: Array<SyncTimerErrorCode | undefined> = [
+  undefined, 'MAP_UPDATE_FAILED', 'MAP_LOOKUP_FAILED', 'TIMER_INIT_FAILED', 'TIMER_SET_CALLBACK_FAILED',
+  'TIMER_START_FAILED', 'WRONG_CPU', 'INVALID_OPTION', 'INTERVAL_INVALID',
+];
+
+/** One CPU's raw run result (from runOnCpus). */
+export interface RawCpuRun {
+  cpu: number;
+  errno: number;
+  ranOn: number;
+  ctxOut: Buffer | null;
+}
+
+/** One CPU's arming outcome. */
+export interface CpuArmResult {
+  cpu: number;
+  error?: SyncTimerError;
+  /** The first grid point armed (CLOCK_MONOTONIC ns). */
+  firstExpiryNs?: bigint;
+}
+
+/** Interprets one CPU's run of the init program. */
+export function decodeInitRun(run: RawCpuRun, mode: TimerMode): CpuArmResult {
+  const cpu = run.cpu;
+  if (run.errno === osConstants.errno.EAGAIN) {
+    return { cpu, error: new SyncTimerError('CPU_PIN_FAILED', `could not run on CPU ${cpu}: the pinned thread ran on CPU ${run.ranOn}`, { cpu, errno: run.errno }) };
+  }
+  if (run.errno && run.ranOn < 0) {
+    return { cpu, error: new SyncTimerError('AFFINITY_FAILED', `cannot pin a thread to CPU ${cpu} (errno ${run.errno}): offline or outside this process's cpuset`, { cpu, errno: run.errno }) };
+  }
+  if (run.errno || !run.ctxOut || run.ctxOut.length < INIT_ARGS_SIZE) {
+    return { cpu, error: new SyncTimerError('BPF_PROGRAM_FAILED', `running the init program on CPU ${cpu} failed (errno ${run.errno})`, { cpu, errno: run.errno }) };
+  }
+  const code = run.ctxOut.readInt32LE(8);
+  const errNo = -run.ctxOut.readInt32LE(12);
+  if (code === 0) return { cpu, firstExpiryNs: run.ctxOut.readBigUInt64LE(16) };
+  const name = INIT_ERRORS[code] ?? 'UNKNOWN_BPF_ERROR';
+  const why = errNo ? ` (errno ${errNo})` : '';
+  return {
+    cpu,
+    error: new SyncTimerError(name, `arming the ${mode} timer on CPU ${cpu} failed: ${name}${why}`, { cpu, errno: errNo || undefined }),
+  };
+}
+
+/** Runs the init program on `cpus` in `mode`. */
+export type ArmRunner = (cpus: number[], mode: TimerMode) => Promise<CpuArmResult[]>;
+
+/** Wraps the arming of one mode (used for the timer_migration handling). */
+export type ModeWrapper = <T>(mode: TimerMode, fn: () => Promise<T>) => Promise<T>;
+
+/** The outcome of arming. */
+export interface ArmOutcome {
+  mode: TimerMode;
+  /** Why this mode, in one sentence. */
+  reason: string;
+  results: CpuArmResult[];
+}
+
+/** True when a failure means "this kernel lacks the mode's flags" (bpf_timer_start -EINVAL). */
+export function isModeUnsupported(e: SyncTimerError | undefined): boolean {
+  return e?.code === 'TIMER_START_FAILED' && e.errno === osConstants.errno.EINVAL;
+}
+
+/**
+ * Probes the mode on the first CPU only (falling back while the kernel rejects its flags),
+ * then arms the other CPUs in the mode found. Throws the CPU's own error for a single
+ * failure, MULTIPLE_FAILURES for several, MODE_UNSUPPORTED / ALL_MODES_FAILED when no
+ * mode is accepted.
+ */
+export async function armTimers(run: ArmRunner, cpus: number[], requested: ModeOption, wrap: ModeWrapper,
+  log: (message: string) => void): Promise<ArmOutcome> {
+  const candidates = requested === 'auto' ? MODES : [requested];
+  const rejected: Partial<Record<TimerMode, SyncTimerError>> = {};
+  for (const mode of candidates) {
+    const results = await wrap(mode, async () => {
+      const [probe] = await run([cpus[0]], mode);
+      if (isModeUnsupported(probe.error)) return undefined;
+      if (probe.error) throw probe.error;
+      const rest = cpus.length > 1 ? await run(cpus.slice(1), mode) : [];
+      throwFailures(rest);
+      return [probe, ...rest];
+    });
+    if (results) return { mode, reason: reasonFor(mode, requested, rejected), results };
+    const info = MODE_INFO[mode];
+    rejected[mode] = new SyncTimerError('MODE_UNSUPPORTED',
+      `the kernel rejects ${mode} mode (bpf_timer_start with ${info.flags}: EINVAL); it needs Linux ${info.minKernel} or newer`,
+      { errno: osConstants.errno.EINVAL });
+    log(`${mode} mode rejected by the kernel (EINVAL from bpf_timer_start with ${info.flags})`);
+  }
+  if (requested !== 'auto') throw rejected[requested]!;
+  throw new SyncTimerError('ALL_MODES_FAILED', 'the kernel accepts none of the timer modes (modern, intermediate, legacy): bpf_timer needs Linux 5.15 or newer', { modes: rejected });
+}
+
+function throwFailures(results: CpuArmResult[]): void {
+  const failed = results.filter((r) => r.error);
+  if (failed.length === 1) throw failed[0].error;
+  if (failed.length > 1) {
+    const cpus = failed.map((r) => r.cpu);
+    throw new SyncTimerError('MULTIPLE_FAILURES',
+      `arming failed on ${failed.length} of ${results.length + 1} CPUs (${cpus.join(', ')}): ${failed.map((r) => r.error!.code).join(', ')}`,
+      { cpus, failures: failed.map((r) => r.error!) });
+  }
+}
+
+function reasonFor(mode: TimerMode, requested: ModeOption, rejected: Partial<Record<TimerMode, SyncTimerError>>): string {
+  const info = MODE_INFO[mode];
+  if (requested !== 'auto') return `${mode}: requested by options.mode (${info.description})`;
+  const refused = Object.keys(rejected);
+  const before = refused.length ? `the kernel rejected ${refused.join(' and ')} (EINVAL); ` : '';
+  return `${mode}: ${before}it accepts ${info.flags} (Linux >= ${info.minKernel}): ${info.description}`;
+}

@@ -1,0 +1,43 @@
+// Per-CPU counters read from the timer's state map (struct sync_timer_state).
+import type { BpfMap } from '@bpf-sync-timer/libbpf';
+
+/** One CPU's timer counters. */
+export interface CpuTimerStats {
+  cpu: number;
+  /** Timer callbacks run. */
+  ticks: bigint;
+  /** Grid points skipped because a callback ran too late to make them. */
+  missed: bigint;
+  /** bpf_timer_start failures when re-arming (each also retried relative). */
+  rearmFailures: bigint;
+  /** Callbacks that ran on another CPU than the one armed (timer migrated). */
+  wrongCpu: bigint;
+  /** Negative errno of the last re-arm failure, 0 if none. */
+  lastRearmError: number;
+  /** The grid point the timer is armed for next (CLOCK_MONOTONIC ns). */
+  nextExpectedNs: bigint;
+  /** When the last callback ran (CLOCK_MONOTONIC ns). */
+  lastFiredNs: bigint;
+}
+
+/** Decodes `struct sync_timer_state` (88 bytes; the bpf_timer reads as zeros). */
+export function decodeState(cpu: number, v: Buffer): CpuTimerStats {
+  return {
+    cpu,
+    nextExpectedNs: v.readBigUInt64LE(24),
+    ticks: v.readBigUInt64LE(32),
+    missed: v.readBigUInt64LE(40),
+    rearmFailures: v.readBigUInt64LE(48),
+    wrongCpu: v.readBigUInt64LE(56),
+    lastFiredNs: v.readBigUInt64LE(64),
+    lastRearmError: v.readInt32LE(72),
+  };
+}
+
+/** Reads the counters of `cpus` from a `sync_timer_states_<name>` map. */
+export function readStats(states: BpfMap, cpus: readonly number[]): CpuTimerStats[] {
+  return cpus.map((cpu) => {
+    const v = states.lookup(cpu);
+    return v ? decodeState(cpu, v) : { cpu, ticks: 0n, missed: 0n, rearmFailures: 0n, wrongCpu: 0n, lastRearmError: 0, nextExpectedNs: 0n, lastFiredNs: 0n };
+  });
+}

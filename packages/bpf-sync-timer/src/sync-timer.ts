@@ -1,0 +1,224 @@
+// SyncTimer: the shared per-CPU timer and its subscriber ids.
+import * as path from 'node:path';
+import { BpfError, BpfObject, dupFd, numPossibleCpus, VerifierError, type BpfMap, type BpfProgram } from '@bpf-sync-timer/libbpf';
+import { armProgram, checkArmOptions, type ArmOptions } from './arm';
+import type { SkippedCpu } from './cpus';
+import { SyncTimerError } from './errors';
+import { checkInterval } from './interval';
+import { checkKernel } from './kernel';
+import type { TimerMode } from './modes';
+import { readStats, type CpuTimerStats } from './stats';
+import { IdAllocator } from './subscribers';
+
+/** The compiled timer object shipped with the package. */
+export const TIMER_OBJECT_PATH = path.resolve(__dirname, '..', 'bpf', 'sync_timer.bpf.o');
+
+/** Directory of the C headers (`sync_timer_bitmap.bpf.h`, `sync_timer.bpf.h`), for `clang -I`. */
+export const includeDir: string = path.resolve(__dirname, '..', '..', 'include');
+
+/** Options of `SyncTimer.start`. */
+export type SyncTimerOptions = ArmOptions;
+
+const BITMAP_MAP = 'sync_timer_bitmap';
+const STATES_MAP = 'sync_timer_states_shared';
+const INIT_PROGRAM = 'sync_timer_init_shared';
+
+/**
+ * A tick on every armed CPU at every multiple of `intervalNs` (CLOCK_MONOTONIC), published
+ * in the per-CPU `sync_timer_bitmap` map for up to 64 subscriber programs. Hold it for as
+ * long as ticks are needed; `close()` stops them. Needs Linux 5.15 (modes: see `mode`).
+ *
+ * @example
+ * const timer = await SyncTimer.start(1_000_000); // 1 ms
+ * const id = timer.assignId();
+ * const open = BpfObject.open('my_collector.bpf.o');
+ * open.map('sync_timer_bitmap').reuseFd(timer.borrowedMapFd());
+ * open.rodata.set('my_sync_timer_id', id);
+ * const collector = open.load();
+ * collector.attachAll();
+ */
+export class SyncTimer {
+  #object: BpfObject | undefined;
+  readonly #ids = new IdAllocator();
+  readonly #intervalNs: bigint;
+  readonly #mode: TimerMode;
+  readonly #modeReason: string;
+  readonly #cpus: readonly number[];
+  readonly #skipped: readonly SkippedCpu[];
+
+  private constructor(object: BpfObject, intervalNs: bigint, armed: { mode: TimerMode; modeReason: string; cpus: number[]; skippedCpus: SkippedCpu[] }) {
+    this.#object = object;
+    this.#intervalNs = intervalNs;
+    this.#mode = armed.mode;
+    this.#modeReason = armed.modeReason;
+    this.#cpus = Object.freeze([...armed.cpus]);
+    this.#skipped = Object.freeze(armed.skippedCpus.map((s) => Object.freeze({ ...s })));
+  }
+
+  /**
+   * Loads the timer and arms it on every selected CPU. Rejects with a SyncTimerError:
+   * INTERVAL_* before anything is loaded, UNSUPPORTED_KERNEL, OPEN_FAILED/LOAD_FAILED,
+   * a per-CPU code, MODE_UNSUPPORTED or ALL_MODES_FAILED. Leaves nothing behind on failure.
+   */
+  static async start(intervalNs: number | bigint, options: SyncTimerOptions = {}): Promise<SyncTimer> {
+    const interval = checkInterval(intervalNs);
+    checkArmOptions(options);
+    checkKernel();
+    const object = loadTimerObject(interval);
+    try {
+      const armed = await armProgram(object.program(INIT_PROGRAM), options);
+      return new SyncTimer(object, interval, armed);
+    } catch (e) {
+      object.close();
+      throw e;
+    }
+  }
+
+  /** The interval in ns. */
+  get intervalNs(): bigint {
+    return this.#intervalNs;
+  }
+
+  /** The mode in use. */
+  get mode(): TimerMode {
+    return this.#mode;
+  }
+
+  /** Why this mode was chosen, in one sentence. */
+  get modeReason(): string {
+    return this.#modeReason;
+  }
+
+  /** The armed CPUs. */
+  get cpus(): readonly number[] {
+    return this.#cpus;
+  }
+
+  /** CPUs not armed and why (offline, outside the affinity, not possible). */
+  get skippedCpus(): readonly SkippedCpu[] {
+    return this.#skipped;
+  }
+
+  /** False once closed. */
+  get open(): boolean {
+    return this.#object !== undefined;
+  }
+
+  /** Takes a subscriber id (0..63, lowest free first); IDS_EXHAUSTED after 64. */
+  assignId(): number {
+    this.#live();
+    return this.#ids.assign();
+  }
+
+  /** Gives a subscriber id back for reuse; INVALID_ID / ID_NOT_ASSIGNED. */
+  releaseId(id: number): void {
+    this.#live();
+    this.#ids.release(id);
+  }
+
+  /** Ids currently assigned. */
+  get assignedIds(): number[] {
+    return this.#ids.assigned;
+  }
+
+  /**
+   * The bitmap map's fd, borrowed: valid until `close()`. Pass it to `reuseFd`, which
+   * duplicates it, before loading a subscriber object.
+   */
+  borrowedMapFd(): number {
+    return this.#bitmap().fd;
+  }
+
+  /** A new fd of the bitmap map, owned by the caller (close it with `closeFd`). */
+  duplicateMapFd(): number {
+    const fd = this.borrowedMapFd();
+    try {
+      return dupFd(fd);
+    } catch (e) {
+      throw new SyncTimerError('MAP_FD_DUP_FAILED', `cannot duplicate the bitmap map fd: ${(e as Error).message}`, { cause: e, errno: (e as BpfError).errno });
+    }
+  }
+
+  /** Per-CPU counters of the armed CPUs: ticks, missed grid points, re-arm failures, migrations. */
+  stats(): CpuTimerStats[] {
+    return readStats(this.#live().map(STATES_MAP), this.#cpus);
+  }
+
+  /** Stops every tick and releases the timer. Idempotent; no tick arrives after it returns. */
+  close(): void {
+    const o = this.#object;
+    this.#object = undefined;
+    o?.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #bitmap(): BpfMap {
+    return this.#live().map(BITMAP_MAP);
+  }
+
+  #live(): BpfObject {
+    if (!this.#object) throw new SyncTimerError('CLOSED', 'this SyncTimer is closed; start a new one');
+    return this.#object;
+  }
+}
+
+/** Opens and loads the shipped timer object for `interval`. */
+function loadTimerObject(interval: bigint): BpfObject {
+  let open;
+  try {
+    open = BpfObject.open(TIMER_OBJECT_PATH);
+  } catch (e) {
+    throw new SyncTimerError('OPEN_FAILED', `cannot open ${TIMER_OBJECT_PATH}: ${(e as Error).message}`, { cause: e, errno: (e as BpfError).errno });
+  }
+  try {
+    open.rodata.set('sync_timer_interval_ns', interval);
+    open.map(STATES_MAP).setMaxEntries(numPossibleCpus());
+    return open.load();
+  } catch (e) {
+    open.close();
+    if (e instanceof VerifierError && /PREEMPT_RT/.test(e.log)) {
+      throw new SyncTimerError('UNSUPPORTED_KERNEL', `the verifier refuses bpf_timer on this PREEMPT_RT kernel: boot a non-RT kernel`, { cause: e, errno: e.errno });
+    }
+    throw new SyncTimerError('LOAD_FAILED', `loading the timer failed: ${(e as Error).message}`, { cause: e, errno: (e as BpfError).errno });
+  }
+}
+
+/** Options of `initSyncTimerProgram`. */
+export interface InitProgramOptions extends ArmOptions {
+  /** The object's `sync_timer_states_<name>` map, to read `stats()`. */
+  statesMap?: BpfMap;
+}
+
+/** A timer a `DEFINE_SYNC_TIMER` put in the user's own object, once armed. */
+export interface ProgramTimer {
+  mode: TimerMode;
+  modeReason: string;
+  cpus: readonly number[];
+  skippedCpus: readonly SkippedCpu[];
+  /** Per-CPU counters (needs `statesMap`). */
+  stats(): CpuTimerStats[];
+}
+
+/**
+ * Arms the timer that `DEFINE_SYNC_TIMER(name, ...)` generated in your own loaded object:
+ * pass its `sync_timer_init_<name>` program. Same CPU selection, mode probe and fallback as
+ * `SyncTimer.start`. The timers live as long as your object; close it to stop them.
+ */
+export async function initSyncTimerProgram(program: BpfProgram, options: InitProgramOptions = {}): Promise<ProgramTimer> {
+  if (!program || typeof (program as BpfProgram).testRun !== 'function') {
+    throw new SyncTimerError('INVALID_OPTION', 'program must be a loaded BpfProgram (the sync_timer_init_<name> program)');
+  }
+  checkKernel();
+  const armed = await armProgram(program, options);
+  const states = options.statesMap;
+  return {
+    ...armed,
+    stats: () => {
+      if (!states) throw new SyncTimerError('INVALID_OPTION', "pass options.statesMap (obj.map('sync_timer_states_<name>')) to read stats");
+      return readStats(states, armed.cpus);
+    },
+  };
+}

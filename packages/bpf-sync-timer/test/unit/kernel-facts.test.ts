@@ -1,0 +1,28 @@
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { checkKernel, parseKernelRelease } from '../../src/kernel';
+import { decodeBitmapEntry } from '../../src/bitmap';
+import { SyncTimerError } from '../../src/errors';
+
+describe('kernel checks', () => {
+  it('parses releases', () => {
+    assert.deepEqual(parseKernelRelease('6.1.0-18-rt-amd64'), { major: 6, minor: 1 });
+    assert.deepEqual(parseKernelRelease('garbage'), { major: 0, minor: 0 });
+  });
+  it('refuses PREEMPT_RT naming the cause, and kernels before 5.15', () => {
+    assert.throws(() => checkKernel('6.1.0-18-rt-amd64', true), (e: unknown) => e instanceof SyncTimerError && e.code === 'UNSUPPORTED_KERNEL' && /PREEMPT_RT/.test(e.message));
+    assert.throws(() => checkKernel('5.10.0', false), (e: unknown) => e instanceof SyncTimerError && e.code === 'UNSUPPORTED_KERNEL' && /5\.15/.test(e.message));
+    assert.doesNotThrow(() => checkKernel('5.15.0', false));
+  });
+  it('decodes a bitmap entry with the header layout', () => {
+    const b = Buffer.alloc(56);
+    b.writeUInt32LE(3, 0);
+    b.writeBigUInt64LE(0xffn, 8);
+    b.writeBigUInt64LE(42n, 16);
+    b.writeBigUInt64LE(42_000_000n, 24);
+    b.writeBigUInt64LE(1_000_000n, 32);
+    b.writeBigUInt64LE(42_000_017n, 40);
+    b.writeBigUInt64LE(2n, 48);
+    assert.deepEqual(decodeBitmapEntry(b), { expectedCpu: 3, triggerMask: 0xffn, tickIndex: 42n, nominalNs: 42_000_000n, intervalNs: 1_000_000n, firedNs: 42_000_017n, missed: 2n });
+  });
+});

@@ -15,4 +15,7 @@ if [ ! -f "$addon" ] || [ -n "$(find packages/libbpf/native packages/libbpf/bind
   (cd packages/libbpf && node scripts/build-native.js >/dev/null) || { echo "build: the native addon failed to build; run 'cd packages/libbpf && node scripts/build-native.js' to see why." >&2; exit 1; }
 fi
 
+bash scripts/build-bpf.sh examples/tick-probe packages/bpf-sync-timer/dist/bpf -I packages/bpf-sync-timer/include
+
 node_modules/.bin/tsc -b packages/libbpf packages/bpf-sync-timer
+if [ -f examples/tsconfig.json ]; then node_modules/.bin/tsc -b examples; fi

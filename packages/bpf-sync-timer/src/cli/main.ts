@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// The `sync-timer` command.
+import { parseArgs } from 'node:util';
+import { includeDir } from '../index';
+import { SyncTimerError } from '../errors';
+import { MAX_SUBSCRIBERS } from '../subscribers';
+import { MODES, type TimerMode } from '../modes';
+import { doctor, renderChecks } from './doctor';
+import { monitor } from './monitor';
+import { parseCount, parseCpus, parseDuration, UsageError } from './units';
+
+const USAGE = `usage: sync-timer <command> [options]
+
+commands:
+  monitor        start a timer and subscribers and show a live per-CPU table
+                   --interval 1ms    tick interval (units: ns, us, ms, s)
+                   --duration 10s    how long to run (Ctrl-C stops earlier)
+                   --cpus 0-3        CPUs to arm (default: online CPUs in this process's affinity)
+                   --subscribers N   probe subscribers to load (1-${MAX_SUBSCRIBERS}, default 1)
+                   --mode auto       auto | modern | intermediate | legacy
+                   --json            NDJSON, one line per CPU per second
+  doctor         check kernel, BTF, privileges, tracefs, PREEMPT_RT and the timer mode
+  include-dir    print the C header directory (clang -I$(sync-timer include-dir))
+`;
+
+/** Runs the CLI; returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'monitor':
+        return await runMonitor(rest);
+      case 'doctor': {
+        const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, strict: true });
+        const checks = await doctor();
+        process.stdout.write(values.json ? JSON.stringify(checks, null, 2) + '\n' : renderChecks(checks));
+        return checks.every((c) => c.ok) ? 0 : 1;
+      }
+      case 'include-dir':
+        process.stdout.write(`${includeDir}\n`);
+        return 0;
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`sync-timer: ${(e as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof SyncTimerError) {
+      process.stderr.write(`sync-timer: ${e.message} [${e.code}]\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+async function runMonitor(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      interval: { type: 'string', default: '1ms' },
+      duration: { type: 'string', default: '10s' },
+      cpus: { type: 'string' },
+      subscribers: { type: 'string', default: '1' },
+      mode: { type: 'string', default: 'auto' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const mode = values.mode as TimerMode | 'auto';
+  if (mode !== 'auto' && !MODES.includes(mode)) throw new UsageError(`--mode: expected auto, modern, intermediate or legacy, got '${values.mode}'`);
+  const durationNs = parseDuration('--duration', values.duration!);
+  if (durationNs < 1_000_000_000n) throw new UsageError('--duration: at least 1s (the table refreshes every second)');
+  await monitor({
+    intervalNs: parseDuration('--interval', values.interval!),
+    durationNs,
+    cpus: values.cpus === undefined ? undefined : parseCpus(values.cpus),
+    subscribers: parseCount('--subscribers', values.subscribers!, MAX_SUBSCRIBERS),
+    json: values.json!,
+    mode,
+  });
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  }, (e) => {
+    process.stderr.write(`sync-timer: ${(e as Error).stack ?? e}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,160 @@
+// `sync-timer monitor`: a timer plus probe subscribers, and a live per-CPU table.
+import * as path from 'node:path';
+import { BpfObject, RingBuffer } from '@bpf-sync-timer/libbpf';
+import { SyncTimer, type TimerMode } from '../index';
+import { cpuReports, decodeTickRecord, SkewTracker, summary, type CpuReport, type TickRecord } from './metrics';
+import { formatDuration } from './units';
+
+/** Options of the monitor command. */
+export interface MonitorOptions {
+  intervalNs: bigint;
+  durationNs: bigint;
+  cpus?: number[];
+  subscribers: number;
+  json: boolean;
+  mode?: TimerMode | 'auto';
+  out?: NodeJS.WritableStream;
+}
+
+/** The compiled probe subscriber (examples/tick-probe). */
+export const PROBE_OBJECT = path.resolve(__dirname, '..', '..', 'bpf', 'tick_probe.bpf.o');
+
+interface Probe {
+  object: BpfObject;
+  hits(): bigint[];
+}
+
+function loadProbe(timer: SyncTimer, emit: boolean): Probe {
+  const open = BpfObject.open(PROBE_OBJECT);
+  try {
+    open.map('sync_timer_bitmap').reuseFd(timer.borrowedMapFd());
+    open.rodata.set('my_sync_timer_id', BigInt(timer.assignId()));
+    open.rodata.set('emit_records', emit ? 1 : 0);
+  } catch (e) {
+    open.close();
+    throw e;
+  }
+  const object = open.load();
+  object.attachAll();
+  return { object, hits: () => object.map('hits').lookupPerCpu(0)!.map((b) => b.readBigUInt64LE(0)) };
+}
+
+/** One second's report. */
+export interface Report {
+  second: number;
+  cpus: CpuReport[];
+  skewUs: { p50: number; p99: number };
+  /** Per subscriber: ticks seen / ticks the timer fired on the armed CPUs, this period. */
+  subscriberDelivery: number[];
+  /** Records the probe's ring buffer had no room for (cumulative). */
+  dropped: number;
+}
+
+/**
+ * Runs the monitor until the duration ends or SIGINT/SIGTERM; prints a report every
+ * second and releases everything before it resolves.
+ */
+export async function monitor(opts: MonitorOptions): Promise<Report[]> {
+  const out = opts.out ?? process.stdout;
+  const timer = await SyncTimer.start(opts.intervalNs, { cpus: opts.cpus, mode: opts.mode });
+  const probes: Probe[] = [];
+  let ring: RingBuffer | undefined;
+  const reports: Report[] = [];
+  try {
+    for (let i = 0; i < opts.subscribers; i++) probes.push(loadProbe(timer, i === 0));
+    let records: TickRecord[] = [];
+    const skew = new SkewTracker(timer.cpus.length);
+    ring = new RingBuffer(probes[0].object.map('records'), (b) => {
+      const r = decodeTickRecord(b);
+      records.push(r);
+      skew.add(r);
+    });
+    if (!opts.json) {
+      out.write(`sync-timer monitor: ${formatDuration(timer.intervalNs)} ticks on CPUs ${timer.cpus.join(',')} (${timer.mode} mode), ${opts.subscribers} subscriber(s)` +
+        `${timer.skippedCpus.length ? `; skipped ${timer.skippedCpus.map((s) => `${s.cpu} (${s.reason})`).join(', ')}` : ''}\n`);
+    }
+    const sumHits = (p: Probe) => p.hits().filter((_, cpu) => timer.cpus.includes(cpu)).reduce((a, b) => a + b, 0n);
+    let lastStats = timer.stats();
+    let lastHits = probes.map(sumHits);
+    let last = process.hrtime.bigint();
+    const end = last + opts.durationNs;
+    const stopped = waitForStop();
+    for (let second = 1; ; second++) {
+      const now = process.hrtime.bigint();
+      const wait = Math.max(0, Math.min(1000, Number((end - now) / 1_000_000n)));
+      if (wait === 0 || (await Promise.race([sleep(wait).then(() => false), stopped.promise]))) break;
+      ring.consume();
+      const t = process.hrtime.bigint();
+      const seconds = Number(t - last) / 1e9;
+      last = t;
+      const stats = timer.stats();
+      const missed = new Map(stats.map((s, i) => [s.cpu, Number(s.missed - lastStats[i].missed)]));
+      const fired = stats.reduce((a, s, i) => a + (s.ticks - lastStats[i].ticks), 0n);
+      const hits = probes.map(sumHits);
+      const skews = summary(skew.take().map((ns) => ns / 1000));
+      const report: Report = {
+        second,
+        cpus: cpuReports(timer.cpus, records, seconds, missed),
+        skewUs: { p50: skews.p50, p99: skews.p99 },
+        subscriberDelivery: hits.map((h, i) => (fired > 0n ? Number(h - lastHits[i]) / Number(fired) : NaN)),
+        dropped: Number(probes[0].object.map('drops').lookupPerCpu(0)!.reduce((a, b) => a + b.readBigUInt64LE(0), 0n)),
+      };
+      reports.push(report);
+      out.write(opts.json ? toJson(report, timer) : render(report, timer, out));
+      records = [];
+      lastStats = stats;
+      lastHits = hits;
+    }
+    stopped.dispose();
+  } finally {
+    ring?.close();
+    for (const p of probes) p.object.close();
+    timer.close();
+  }
+  return reports;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Resolves true on SIGINT/SIGTERM; while waiting, those signals do not kill the process. */
+function waitForStop(): { promise: Promise<boolean>; dispose(): void } {
+  let resolve: (v: boolean) => void = () => {};
+  const promise = new Promise<boolean>((r) => (resolve = r));
+  const on = () => resolve(true);
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return {
+    promise,
+    dispose: () => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+    },
+  };
+}
+
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+
+function render(r: Report, timer: SyncTimer, out: NodeJS.WritableStream): string {
+  const lines = [
+    `second ${r.second}`,
+    '  cpu   ticks/s   late p50 µs   p99 µs    max µs   missed   migrations',
+    ...r.cpus.map((c) => `  ${String(c.cpu).padStart(3)} ${fmt(c.ticksPerSecond, 0).padStart(9)} ${fmt(c.latenessUs.p50).padStart(13)} ${fmt(c.latenessUs.p99).padStart(8)} ${fmt(c.latenessUs.max).padStart(9)} ${String(c.missed).padStart(8)} ${String(c.migrations).padStart(12)}`),
+    `  cross-CPU skew of the same tick: p50 ${fmt(r.skewUs.p50)} µs, p99 ${fmt(r.skewUs.p99)} µs` +
+      (timer.cpus.length < 2 ? ' (one CPU: no skew)' : ''),
+    `  subscribers' delivery: ${r.subscriberDelivery.map((d) => `${fmt(d * 100, 1)}%`).join(' ')}${r.dropped ? `  (ring buffer drops: ${r.dropped})` : ''}`,
+  ];
+  const tty = (out as NodeJS.WriteStream).isTTY;
+  return (tty ? '\x1b[H\x1b[J' : '') + lines.join('\n') + '\n';
+}
+
+function toJson(r: Report, timer: SyncTimer): string {
+  return r.cpus.map((c) => JSON.stringify({
+    second: r.second, cpu: c.cpu, interval_ns: Number(timer.intervalNs), mode: timer.mode,
+    ticks_per_s: Number(c.ticksPerSecond.toFixed(2)),
+    lateness_us: { p50: c.latenessUs.p50, p99: c.latenessUs.p99, max: c.latenessUs.max },
+    missed: c.missed, migrations: c.migrations,
+    skew_us: r.skewUs, subscriber_delivery: r.subscriberDelivery, dropped: r.dropped,
+  }) + '\n').join('');
+}

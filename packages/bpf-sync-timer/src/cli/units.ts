@@ -1,0 +1,50 @@
+// Command-line values with units: durations (`500us`, `1ms`, `2s`) and CPU lists.
+import { parseCpuList } from '@bpf-sync-timer/libbpf';
+
+/** A bad command-line value: the CLI prints the message and exits with status 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const UNIT_NS: Record<string, bigint> = { ns: 1n, us: 1_000n, 'µs': 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n };
+
+/** Parses `250us`, `1ms`, `2s`, `1.5ms`, `1m` or plain nanoseconds into ns. */
+export function parseDuration(what: string, text: string): bigint {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m)?\s*$/.exec(text ?? '');
+  if (!m) throw new UsageError(`${what}: cannot read '${text}'; write a number with a unit, e.g. 500us, 1ms, 2s`);
+  const unit = UNIT_NS[m[2] ?? 'ns'];
+  const [whole, frac = ''] = m[1].split('.');
+  const scale = 10n ** BigInt(frac.length);
+  const ns = (BigInt(whole) * scale + BigInt(frac || '0')) * unit;
+  if (ns % scale !== 0n) throw new UsageError(`${what}: '${text}' is not a whole number of nanoseconds`);
+  return ns / scale;
+}
+
+/** Formats ns for people: `1 ms`, `250 µs`, `2 s`. */
+export function formatDuration(ns: bigint): string {
+  if (ns % 1_000_000_000n === 0n) return `${ns / 1_000_000_000n} s`;
+  if (ns % 1_000_000n === 0n) return `${ns / 1_000_000n} ms`;
+  if (ns % 1_000n === 0n) return `${ns / 1_000n} µs`;
+  return `${ns} ns`;
+}
+
+/** Parses `0-3,5` into CPU numbers. */
+export function parseCpus(text: string): number[] {
+  try {
+    const cpus = parseCpuList(text);
+    if (cpus.length === 0) throw new Error('empty');
+    return cpus;
+  } catch {
+    throw new UsageError(`--cpus: cannot read '${text}'; write a CPU list such as 0-3,5`);
+  }
+}
+
+/** Parses a positive integer option. */
+export function parseCount(what: string, text: string, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text ?? '') || n < 1 || n > max) throw new UsageError(`${what}: expected a whole number from 1 to ${max}, got '${text}'`);
+  return n;
+}

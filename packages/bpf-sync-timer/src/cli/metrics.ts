@@ -53,6 +53,7 @@ export class SkewTracker {
   constructor(private readonly cpuCount: number, private readonly horizon = 64n) {}
 
   add(r: TickRecord): void {
+    if (r.tickIndex + this.horizon < this.#newest) return; // its tick was given up already
     const e = this.#pending.get(r.tickIndex);
     if (!e) this.#pending.set(r.tickIndex, { min: r.firedNs, max: r.firedNs, cpus: 1 });
     else {
@@ -60,7 +61,10 @@ export class SkewTracker {
       if (r.firedNs > e.max) e.max = r.firedNs;
       e.cpus++;
     }
-    if (r.tickIndex > this.#newest) this.#newest = r.tickIndex;
+    if (r.tickIndex > this.#newest) {
+      this.#newest = r.tickIndex;
+      for (const idx of this.#pending.keys()) if (idx + this.horizon < this.#newest) this.#pending.delete(idx);
+    }
     const entry = this.#pending.get(r.tickIndex)!;
     if (entry.cpus >= this.cpuCount) {
       this.#done.push(Number(entry.max - entry.min));
@@ -70,7 +74,6 @@ export class SkewTracker {
 
   /** Skews (ns) of the ticks completed since the last call. */
   take(): number[] {
-    for (const idx of this.#pending.keys()) if (idx + this.horizon < this.#newest) this.#pending.delete(idx);
     const out = this.#done;
     this.#done = [];
     return out;

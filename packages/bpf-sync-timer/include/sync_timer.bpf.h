@@ -34,8 +34,9 @@
  *   void cb(__u32 cpu, const struct sync_timer_tick *tick);
  *   void cb(__u32 cpu);                     (legacy, still supported)
  *
- * `cpu` is the CPU the timer was armed for (not necessarily the current one
- * if the timer migrated, which only LEGACY/INTERMEDIATE modes allow).
+ * `cpu` is the CPU the timer was armed for, which is always the current
+ * one: a timer that finds itself on another CPU (its CPU went offline, or it
+ * migrated) stops without calling back; see __sync_timer_tick_begin.
  * `tick` lives on the stack; copy what you need, do not keep the pointer.
  *
  * Modes: MODERN uses BPF_F_TIMER_ABS|BPF_F_TIMER_CPU_PIN (kernel >= 6.7),
@@ -115,7 +116,7 @@ struct sync_timer_state {
 	__s32 last_rearm_error;
 	__u32 cpu;
 	__u32 mode;
-	__u32 _pad;
+	__u32 stopped;          /* 1 after a callback ran on the wrong CPU: not re-armed */
 };
 
 /* Tick details handed to the user callback. Not a map layout. */
@@ -151,7 +152,7 @@ _Static_assert(__builtin_offsetof(struct sync_timer_state, last_fired_ns) == 64,
 _Static_assert(__builtin_offsetof(struct sync_timer_state, last_rearm_error) == 72, "last_rearm_error");
 _Static_assert(__builtin_offsetof(struct sync_timer_state, cpu) == 76, "cpu");
 _Static_assert(__builtin_offsetof(struct sync_timer_state, mode) == 80, "mode");
-_Static_assert(__builtin_offsetof(struct sync_timer_state, _pad) == 84, "_pad");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, stopped) == 84, "stopped");
 
 /* Arm `timer` for absolute CLOCK_MONOTONIC time `at` the way `mode` allows. */
 static __always_inline long __sync_timer_arm(struct bpf_timer *timer, __u32 mode, __u64 at)
@@ -170,19 +171,26 @@ static __always_inline long __sync_timer_arm(struct bpf_timer *timer, __u32 mode
 
 /*
  * Start of a tick: account it and describe it in *tick. Runs before the user
- * callback.
+ * callback. Returns 0 when the callback runs on another CPU than the one the
+ * timer was armed for: that happens when its CPU went offline (the kernel
+ * moves the timer) or, without CPU pinning, when it migrated. Such a timer
+ * stops (not re-armed, counted in wrong_cpu, `stopped` set) instead of
+ * ticking on the wrong CPU forever; user space re-arms it on its CPU.
  */
-static __always_inline void __sync_timer_tick_begin(struct sync_timer_state *state,
-						    struct sync_timer_tick *tick)
+static __always_inline int __sync_timer_tick_begin(struct sync_timer_state *state,
+						   struct sync_timer_tick *tick)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u64 interval = state->interval_ns;
 	__u64 nominal = state->next_expected_ns;
 
+	if (bpf_get_smp_processor_id() != state->cpu) {
+		state->wrong_cpu++;
+		state->stopped = 1;
+		return 0;
+	}
 	state->ticks++;
 	state->last_fired_ns = now;
-	if (bpf_get_smp_processor_id() != state->cpu)
-		state->wrong_cpu++;
 
 	tick->cpu = state->cpu;
 	tick->mode = state->mode;
@@ -192,6 +200,7 @@ static __always_inline void __sync_timer_tick_begin(struct sync_timer_state *sta
 	tick->fired_ns = now;
 	tick->missed = state->missed;
 	tick->ticks = state->ticks;
+	return 1;
 }
 
 /* End of a tick: pick the next grid point still in the future and re-arm. */
@@ -334,7 +343,8 @@ typedef void (*sync_timer_legacy_callback_t)(__u32 cpu);
                                                                                 \
 		(void)__st_map;                                                 \
 		(void)__st_key;                                                 \
-		__sync_timer_tick_begin(__st_state, &__st_tick);                \
+		if (!__sync_timer_tick_begin(__st_state, &__st_tick))           \
+			return 0;                                               \
 		__SYNC_TIMER_CALL(_callback, __st_tick.cpu, &__st_tick);        \
 		__sync_timer_tick_end(__st_state);                              \
 		return 0;                                                       \

@@ -3,7 +3,7 @@
 import { allowedCpus, onlineCpus, possibleCpus, runOnCpus, type BpfProgram } from '@bpf-sync-timer/libbpf';
 import { selectCpus, type SkippedCpu } from './cpus';
 import { SyncTimerError } from './errors';
-import { armTimers, decodeInitRun, encodeInitArgs, MODES, needsTimerMigrationOff, type ModeOption, type TimerMode } from './modes';
+import { armTimers, decodeInitRun, encodeInitArgs, MODES, needsTimerMigrationOff, type CpuArmResult, type ModeOption, type ModeWrapper, type TimerMode } from './modes';
 import { recoverStaleTimerMigration, withTimerMigrationDisabled, type Log } from './sysctl';
 
 /** Options shared by `SyncTimer.start` and `initSyncTimerProgram`. */
@@ -58,6 +58,18 @@ export function chooseCpus(requested: number[] | undefined): { cpus: number[]; s
   return chosen;
 }
 
+/** Runs the init program once per CPU, each from a thread pinned to that CPU. */
+export async function runInit(program: BpfProgram, cpus: number[], mode: TimerMode): Promise<CpuArmResult[]> {
+  const results = await Promise.all(cpus.map((cpu) => runOnCpus(program, [cpu], encodeInitArgs(cpu, mode))));
+  return results.flat().map((r) => decodeInitRun(r, mode));
+}
+
+/** Disables timer_migration around arming in the modes that need it. */
+export function modeWrapper(log: Log): ModeWrapper {
+  return <T>(mode: TimerMode, fn: () => Promise<T>): Promise<T> =>
+    needsTimerMigrationOff(mode) ? withTimerMigrationDisabled(fn, log) : fn();
+}
+
 /** Arms `program` (a DEFINE_SYNC_TIMER init program) on the chosen CPUs. */
 export async function armProgram(program: BpfProgram, options: ArmOptions): Promise<Armed> {
   const opts = checkArmOptions(options);
@@ -66,13 +78,7 @@ export async function armProgram(program: BpfProgram, options: ArmOptions): Prom
   for (const s of skipped) log('info', `CPU ${s.cpu} skipped: ${s.reason}`);
   recoverStaleTimerMigration(log);
 
-  const run = async (list: number[], mode: TimerMode) => {
-    const results = await Promise.all(list.map((cpu) => runOnCpus(program, [cpu], encodeInitArgs(cpu, mode))));
-    return results.flat().map((r) => decodeInitRun(r, mode));
-  };
-  const wrap = <T>(mode: TimerMode, fn: () => Promise<T>): Promise<T> =>
-    needsTimerMigrationOff(mode) ? withTimerMigrationDisabled(fn, log) : fn();
-  const outcome = await armTimers(run, cpus, opts.mode, wrap, (m) => log('info', m));
+  const outcome = await armTimers((list, mode) => runInit(program, list, mode), cpus, opts.mode, modeWrapper(log), (m) => log('info', m));
   log('info', `armed CPUs ${cpus.join(',')} in ${outcome.reason}`);
   return { mode: outcome.mode, modeReason: outcome.reason, cpus, skippedCpus: skipped };
 }

@@ -3,6 +3,7 @@
  * of tracing programs can subscribe to (tracing programs cannot use bpf_timer themselves).
  * @packageDocumentation
  */
+export type { HotplugEvent } from './hotplug';
 export { SyncTimer, initSyncTimerProgram, includeDir, TIMER_OBJECT_PATH, type SyncTimerOptions, type InitProgramOptions, type ProgramTimer } from './sync-timer';
 export { SyncTimerError, SyncTimerErrorCode, type SyncTimerErrorDetails } from './errors';
 export { MIN_INTERVAL_NS, MAX_INTERVAL_NS, checkInterval } from './interval';

@@ -18,6 +18,8 @@ export interface CpuTimerStats {
   nextExpectedNs: bigint;
   /** When the last callback ran (CLOCK_MONOTONIC ns). */
   lastFiredNs: bigint;
+  /** True when the timer found itself on another CPU and stopped (until re-armed). */
+  stopped: boolean;
 }
 
 /** Decodes `struct sync_timer_state` (88 bytes; the bpf_timer reads as zeros). */
@@ -31,6 +33,7 @@ export function decodeState(cpu: number, v: Buffer): CpuTimerStats {
     wrongCpu: v.readBigUInt64LE(56),
     lastFiredNs: v.readBigUInt64LE(64),
     lastRearmError: v.readInt32LE(72),
+    stopped: v.readUInt32LE(84) !== 0,
   };
 }
 
@@ -38,6 +41,6 @@ export function decodeState(cpu: number, v: Buffer): CpuTimerStats {
 export function readStats(states: BpfMap, cpus: readonly number[]): CpuTimerStats[] {
   return cpus.map((cpu) => {
     const v = states.lookup(cpu);
-    return v ? decodeState(cpu, v) : { cpu, ticks: 0n, missed: 0n, rearmFailures: 0n, wrongCpu: 0n, lastRearmError: 0, nextExpectedNs: 0n, lastFiredNs: 0n };
+    return v ? decodeState(cpu, v) : { cpu, ticks: 0n, missed: 0n, rearmFailures: 0n, wrongCpu: 0n, lastRearmError: 0, nextExpectedNs: 0n, lastFiredNs: 0n, stopped: false };
   });
 }

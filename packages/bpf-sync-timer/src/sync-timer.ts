@@ -1,8 +1,10 @@
 // SyncTimer: the shared per-CPU timer and its subscriber ids.
+import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
-import { BpfError, BpfObject, dupFd, numPossibleCpus, VerifierError, type BpfMap, type BpfProgram } from '@bpf-sync-timer/libbpf';
-import { armProgram, checkArmOptions, type ArmOptions } from './arm';
+import { BpfError, BpfObject, dupFd, numPossibleCpus, onlineCpus, VerifierError, type BpfMap, type BpfProgram } from '@bpf-sync-timer/libbpf';
+import { armProgram, checkArmOptions, defaultLog, modeWrapper, runInit, type ArmOptions } from './arm';
 import type { SkippedCpu } from './cpus';
+import { CpuWatcher, type HotplugEvent } from './hotplug';
 import { SyncTimerError } from './errors';
 import { checkInterval } from './interval';
 import { checkKernel } from './kernel';
@@ -17,7 +19,13 @@ export const TIMER_OBJECT_PATH = path.resolve(__dirname, '..', 'bpf', 'sync_time
 export const includeDir: string = path.resolve(__dirname, '..', '..', 'include');
 
 /** Options of `SyncTimer.start`. */
-export type SyncTimerOptions = ArmOptions;
+export interface SyncTimerOptions extends ArmOptions {
+  /**
+   * How often (ms) to check for CPUs going offline or coming back, and re-arm them
+   * (default 1000; the re-arm delay is at most this). `false` turns it off.
+   */
+  watchCpusMs?: number | false;
+}
 
 const BITMAP_MAP = 'sync_timer_bitmap';
 const STATES_MAP = 'sync_timer_states_shared';
@@ -37,22 +45,49 @@ const INIT_PROGRAM = 'sync_timer_init_shared';
  * const collector = open.load();
  * collector.attachAll();
  */
-export class SyncTimer {
+export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extract<HotplugEvent, { type: K }>] }> {
   #object: BpfObject | undefined;
+  readonly #watcher: CpuWatcher;
+  #watchTimer: NodeJS.Timeout | undefined;
   readonly #ids = new IdAllocator();
   readonly #intervalNs: bigint;
   readonly #mode: TimerMode;
   readonly #modeReason: string;
-  readonly #cpus: readonly number[];
   readonly #skipped: readonly SkippedCpu[];
 
-  private constructor(object: BpfObject, intervalNs: bigint, armed: { mode: TimerMode; modeReason: string; cpus: number[]; skippedCpus: SkippedCpu[] }) {
+  private constructor(object: BpfObject, intervalNs: bigint, armed: { mode: TimerMode; modeReason: string; cpus: number[]; skippedCpus: SkippedCpu[] }, options: SyncTimerOptions) {
+    super();
     this.#object = object;
     this.#intervalNs = intervalNs;
     this.#mode = armed.mode;
     this.#modeReason = armed.modeReason;
-    this.#cpus = Object.freeze([...armed.cpus]);
     this.#skipped = Object.freeze(armed.skippedCpus.map((s) => Object.freeze({ ...s })));
+    const log = options.logger ?? defaultLog;
+    const program = object.program(INIT_PROGRAM);
+    this.#watcher = new CpuWatcher(armed.cpus, armed.skippedCpus.filter((s) => s.reason === 'offline').map((s) => s.cpu), {
+      online: onlineCpus,
+      stats: (cpus) => readStats(this.#live().map(STATES_MAP), cpus),
+      rearm: (cpus) => modeWrapper(log)(this.#mode, () => runInit(program, cpus, this.#mode)),
+      emit: (e) => {
+        log(e.type === 'cpu-rearm-failed' ? 'warn' : 'info', `${e.type} ${e.cpu}${e.type === 'cpu-rearm-failed' ? `: ${e.error.message}` : ''}`);
+        this.emit(e.type, e as never);
+      },
+      now: () => Date.now(),
+    });
+    const every = options.watchCpusMs ?? 1000;
+    if (every !== false) {
+      this.#watchTimer = setInterval(() => void this.#watcher.check().catch((e) => log('warn', `CPU check failed: ${(e as Error).message}`)), every);
+      this.#watchTimer.unref();
+    }
+  }
+
+  /**
+   * Checks for CPUs that went offline or came back now, instead of waiting for the next
+   * periodic check; resolves when returning CPUs are re-armed.
+   */
+  checkCpus(): Promise<void> {
+    this.#live();
+    return this.#watcher.check();
   }
 
   /**
@@ -63,11 +98,15 @@ export class SyncTimer {
   static async start(intervalNs: number | bigint, options: SyncTimerOptions = {}): Promise<SyncTimer> {
     const interval = checkInterval(intervalNs);
     checkArmOptions(options);
+    const every = options.watchCpusMs;
+    if (every !== undefined && every !== false && (!Number.isInteger(every) || every < 10)) {
+      throw new SyncTimerError('INVALID_OPTION', `options.watchCpusMs must be false or an integer of at least 10 ms, got ${String(every)}`);
+    }
     checkKernel();
     const object = loadTimerObject(interval);
     try {
       const armed = await armProgram(object.program(INIT_PROGRAM), options);
-      return new SyncTimer(object, interval, armed);
+      return new SyncTimer(object, interval, armed, options);
     } catch (e) {
       object.close();
       throw e;
@@ -89,14 +128,17 @@ export class SyncTimer {
     return this.#modeReason;
   }
 
-  /** The armed CPUs. */
+  /** The CPUs armed now (a CPU that goes offline leaves; it is re-armed when it comes back). */
   get cpus(): readonly number[] {
-    return this.#cpus;
+    return this.#watcher.armed;
   }
 
-  /** CPUs not armed and why (offline, outside the affinity, not possible). */
+  /** CPUs not armed now and why (offline, outside the affinity, not possible). */
   get skippedCpus(): readonly SkippedCpu[] {
-    return this.#skipped;
+    const waiting = this.#watcher.waiting;
+    const still = this.#skipped.filter((s) => s.reason !== 'offline' || waiting.includes(s.cpu));
+    const gone = waiting.filter((cpu) => !still.some((s) => s.cpu === cpu)).map((cpu) => ({ cpu, reason: 'offline' as const }));
+    return [...still, ...gone].sort((a, b) => a.cpu - b.cpu);
   }
 
   /** False once closed. */
@@ -141,13 +183,14 @@ export class SyncTimer {
 
   /** Per-CPU counters of the armed CPUs: ticks, missed grid points, re-arm failures, migrations. */
   stats(): CpuTimerStats[] {
-    return readStats(this.#live().map(STATES_MAP), this.#cpus);
+    return readStats(this.#live().map(STATES_MAP), this.cpus);
   }
 
   /** Stops every tick and releases the timer. Idempotent; no tick arrives after it returns. */
   close(): void {
     const o = this.#object;
     this.#object = undefined;
+    clearInterval(this.#watchTimer);
     o?.close();
   }
 

@@ -36,6 +36,8 @@ export interface Consumer {
   object: BpfObject;
   id: number;
   read(): ConsumerCounters;
+  /** Just the per-CPU hits (one syscall). */
+  hits(): bigint[];
   close(): void;
 }
 
@@ -65,10 +67,12 @@ export function bssConsumer(timer: SyncTimer, id = timer.assignId()): Consumer {
 }
 
 function consumer(object: BpfObject, id: number): Consumer {
-  const perCpu = (name: string) => object.map(name).lookupPerCpu(0)!.map((b) => b.readBigUInt64LE(0));
+  const maps = new Map(['hits', 'migrations', 'index_gaps', 'bad_nominal'].map((n) => [n, object.map(n)]));
+  const perCpu = (name: string) => maps.get(name)!.lookupPerCpu(0)!.map((b) => b.readBigUInt64LE(0));
   return {
     object,
     id,
+    hits: () => perCpu('hits'),
     read: () => ({ hits: perCpu('hits'), migrations: perCpu('migrations'), indexGaps: perCpu('index_gaps'), badNominal: perCpu('bad_nominal') }),
     close: () => object.close(),
   };

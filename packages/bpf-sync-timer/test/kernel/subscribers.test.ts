@@ -38,7 +38,7 @@ describe('64 subscribers', () => {
         // ticks: equal counts (up to one tick landing while the 64 counters are read).
         const spread = Number(hits.reduce((a, b) => (a > b ? a : b)) - hits.reduce((a, b) => (a < b ? a : b)));
         assert.ok(spread <= 1, `CPU ${cpu}: subscribers' hit counts differ by ${spread}: ${hits.join(',')}`);
-        // ...and every tick the timer fired (less the few the tracepoint does not run for; README).
+        // ...and every tick the timer fired (less the few the tracepoint does not run for; README, "Known limits").
         for (const [k, h] of hits.entries()) assertWithin(h, Number(ticks), 0.02, `CPU ${cpu} subscriber ${consumers[k].id} hits vs timer ticks`);
       }
     } finally {

@@ -23,7 +23,7 @@ async function measure(intervalNs: number, make: (t: SyncTimer) => Consumer): Pr
       assert.equal(w.after.c.migrations[cpu], 0n, `CPU ${cpu}: expected_cpu differed from the current CPU`);
       assert.equal(w.after.c.badNominal[cpu], 0n, `CPU ${cpu}: a tick's nominal time was off the interval grid`);
       // A tick index jumps only over grid points the timer skipped (missed) or ticks this
-      // subscriber did not run for (ticks - hits: see README, "ticks a subscriber misses").
+      // subscriber did not run for (ticks - hits: see README, "Known limits").
       const gaps = w.after.c.indexGaps[cpu] - w.before.c.indexGaps[cpu];
       const unseen = ticks > hits ? ticks - hits : 0n;
       assert.ok(gaps <= missed + unseen + 1n, `CPU ${cpu}: ${gaps} tick index gaps but only ${missed} missed and ${unseen} unseen ticks`);

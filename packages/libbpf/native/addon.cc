@@ -17,13 +17,30 @@ std::mutex logMutex;
 std::deque<std::pair<int, std::string>> logQueue;
 constexpr size_t kMaxQueued = 10000;
 
+// A verifier log arrives as one message of up to megabytes: a message longer than the
+// stack buffer is formatted again at its full length, so no log is ever cut short
+// (TS finds the log's END marker to build a VerifierError).
 int PrintCallback(enum libbpf_print_level level, const char* fmt, va_list args) {
   char buf[4096];
+  va_list again;
+  va_copy(again, args);
   int n = vsnprintf(buf, sizeof(buf), fmt, args);
-  if (n < 0) return n;
+  if (n < 0) {
+    va_end(again);
+    return n;
+  }
+  std::string text;
+  if (static_cast<size_t>(n) < sizeof(buf)) {
+    text.assign(buf, n);
+  } else {
+    text.resize(static_cast<size_t>(n) + 1);
+    vsnprintf(text.data(), text.size(), fmt, again);
+    text.resize(n);
+  }
+  va_end(again);
   std::lock_guard<std::mutex> lock(logMutex);
   if (logQueue.size() >= kMaxQueued) logQueue.pop_front();
-  logQueue.emplace_back(static_cast<int>(level), std::string(buf));
+  logQueue.emplace_back(static_cast<int>(level), std::move(text));
   return n;
 }
 

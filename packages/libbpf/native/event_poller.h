@@ -28,12 +28,25 @@ class EventPoller {
     if (err) {
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), FreeHandle);
       poll_ = nullptr;
+      return err;
     }
-    return err;
+    // libuv adds the fd to its epoll set only in the loop's next poll phase, and a perf
+    // event's poll() clears its readiness when asked (perf_poll's atomic_xchg): records
+    // that arrive before that epoll_ctl(ADD) would signal nothing, and a full buffer would
+    // then never signal again. So drain once in the check phase after the poll phase that
+    // registered the fd; two check passes cover a Start() made during a poll callback.
+    check_ = new uv_check_t;
+    check_->data = this;
+    uv_check_init(loop, check_);
+    uv_check_start(check_, OnCheck);
+    uv_unref(reinterpret_cast<uv_handle_t*>(check_));
+    checksLeft_ = 2;
+    return 0;
   }
 
   // Must run before the epoll fd is closed.
   void Stop() {
+    StopCheck();
     if (!poll_) return;
     uv_poll_stop(poll_);
     poll_->data = nullptr;
@@ -66,6 +79,26 @@ class EventPoller {
 
  private:
   static void FreeHandle(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
+  static void FreeCheck(uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); }
+
+  void StopCheck() {
+    if (!check_) return;
+    uv_check_stop(check_);
+    check_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(check_), FreeCheck);
+    check_ = nullptr;
+  }
+
+  static void OnCheck(uv_check_t* handle) {
+    auto* self = static_cast<EventPoller*>(handle->data);
+    if (!self) return;
+    {
+      Napi::HandleScope scope(self->env_);
+      self->DrainAndDeliver();
+    }
+    // The callback may have closed the buffer (Stop() already released the check).
+    if (self->check_ && --self->checksLeft_ <= 0) self->StopCheck();
+  }
 
   static void OnReadable(uv_poll_t* handle, int status, int events) {
     auto* self = static_cast<EventPoller*>(handle->data);
@@ -97,6 +130,8 @@ class EventPoller {
   Napi::FunctionReference callback_;
   std::function<int()> drain_;
   uv_poll_t* poll_ = nullptr;
+  uv_check_t* check_ = nullptr;
+  int checksLeft_ = 0;
   std::vector<uint8_t> bytes_;
   std::vector<uint32_t> meta_;  // (offset, length, cpu) per record
   uint64_t lost_ = 0;

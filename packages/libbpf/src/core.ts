@@ -20,9 +20,10 @@ export class ObjectCore {
     if (this.state === phase) return this.handle;
     if (this.state === 'closed') throw new ClosedError(`${what} of BPF object '${this.name}'`);
     if (phase === 'open') {
-      throw new ClosedError(`${what} (open phase) of BPF object '${this.name}': it was loaded; use the BpfObject that load() returned`);
+      throw new ClosedError(`${what} of OpenBpfObject '${this.name}'`, 'cannot be used after load()',
+        'use the BpfObject that load() returned');
     }
-    throw new ClosedError(`${what} of BPF object '${this.name}' before load(): call load() first`);
+    throw new ClosedError(`${what} of BPF object '${this.name}'`, 'is not loaded yet', 'call load() first');
   }
 
   close(): void {

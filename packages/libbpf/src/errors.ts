@@ -5,9 +5,20 @@ import { constants as osConstants } from 'node:os';
 const errnoNames = new Map<number, string>(
   Object.entries(osConstants.errno).map(([name, n]) => [n as number, name]),
 );
+// Linux has two names for these numbers; use the ones the kernel and libbpf print.
+errnoNames.set(osConstants.errno.EAGAIN, 'EAGAIN');
+errnoNames.set(osConstants.errno.EOPNOTSUPP, 'EOPNOTSUPP');
 
-/** Symbolic name of a positive errno (`EPERM`, ...), or `E<n>` when unknown. */
+// libbpf's own error codes (libbpf.h, enum libbpf_errno), returned where no errno fits.
+const LIBBPF_ERRNOS = ['LIBELF', 'FORMAT', 'KVERSION', 'ENDIAN', 'INTERNAL', 'RELOC', 'LOAD',
+  'VERIFY', 'PROG2BIG', 'KVER', 'PROGTYPE', 'WRNGPID', 'INVSEQ', 'NLPARSE'];
+const LIBBPF_ERRNO_START = 4000;
+
+/** Symbolic name of a positive errno (`EPERM`, `LIBBPF_ERRNO__FORMAT`, ...), or `E<n>` when unknown. */
 export function errnoName(errno: number): string {
+  const libbpf = LIBBPF_ERRNOS[errno - LIBBPF_ERRNO_START];
+  if (libbpf) return `LIBBPF_ERRNO__${libbpf}`;
+  if (errno === 524) return 'ENOTSUPP'; // kernel-internal, yet BPF paths return it
   return errnoNames.get(errno) ?? `E${errno}`;
 }
 
@@ -26,8 +37,17 @@ export function hintFor(op: string, errno: number): string | undefined {
   if (code === 'ENOENT' && op.includes('kprobe')) {
     return 'no such kernel function, or it is not traceable: see /sys/kernel/tracing/available_filter_functions.';
   }
+  if (code === 'E2BIG' && op.includes('update')) {
+    return 'the map is full (hash maps: raise max_entries before load) or the key is past max_entries (array maps).';
+  }
+  if (code === 'E2BIG' && op.includes('attach')) {
+    return 'a tracepoint or perf event takes at most 64 BPF programs, and that many are attached already (see `bpftool perf`); tp_btf/ and raw_tp/ attachments have no such limit.';
+  }
   if (code === 'E2BIG') {
     return 'a size is larger than the kernel accepts (map value, key, program or context); check the sizes against the kernel limits.';
+  }
+  if (code === 'LIBBPF_ERRNO__FORMAT' || code === 'LIBBPF_ERRNO__LIBELF') {
+    return 'this is not a BPF ELF object: build it with clang -target bpf (and -g for BTF).';
   }
   if (code === 'EINVAL' && op.includes('map')) {
     return 'the key or value size does not match the map, or the flags are not valid for this map type.';
@@ -49,10 +69,15 @@ export class BpfError extends Error {
   /** What usually causes this, and what to do, when known. */
   readonly hint: string | undefined;
 
-  constructor(op: string, errno: number, message?: string, options?: { cause?: unknown }) {
-    const hint = hintFor(op, errno);
+  /**
+   * `options.hint` replaces the hint `hintFor(op, errno)` would give (null: no hint), for
+   * errors whose cause the caller knows better than the errno does.
+   */
+  constructor(op: string, errno: number, message?: string, options?: { cause?: unknown; hint?: string | null }) {
+    const hint = options?.hint === undefined ? hintFor(op, errno) : options.hint ?? undefined;
     const base = message ?? `${op} failed: ${errnoName(errno)}`;
-    super(hint ? `${base} (${errnoName(errno)}). Hint: ${hint}` : `${base} (${errnoName(errno)})`, options);
+    super(hint ? `${base} (${errnoName(errno)}). Hint: ${hint}` : `${base} (${errnoName(errno)})`,
+      options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BpfError';
     this.op = op;
     this.errno = errno;
@@ -61,10 +86,14 @@ export class BpfError extends Error {
   }
 }
 
-/** Any use of an object, map, program, link or buffer after it was closed. */
+/**
+ * Any use of an object, map, program, link or buffer after it was closed, and any use of
+ * an OpenBpfObject (or its maps, programs and globals) after its `load()`.
+ */
 export class ClosedError extends BpfError {
-  constructor(what: string) {
-    super(`use of ${what}`, osConstants.errno.EBADF, `${what} is closed and can no longer be used`);
+  /** `what` names the thing used; `reason` and `hint` replace the closed-case wording. */
+  constructor(what: string, reason = 'is closed and can no longer be used', hint?: string) {
+    super(`use of ${what}`, osConstants.errno.EBADF, `${what} ${reason}`, hint === undefined ? undefined : { hint });
     this.name = 'ClosedError';
   }
 }
@@ -106,7 +135,8 @@ export class UnsupportedFeatureError extends BpfError {
   readonly minKernel: string;
   constructor(feature: string, minKernel: string, options?: { cause?: unknown }) {
     super('feature probe', osConstants.errno.EOPNOTSUPP,
-      `${feature} is not supported by this kernel (needs Linux ${minKernel} or newer)`, options);
+      `${feature} is not supported by this kernel (${/^\d/.test(minKernel) ? `needs Linux ${minKernel} or newer` : `needs ${minKernel}`})`,
+      { ...options, hint: null });
     this.name = 'UnsupportedFeatureError';
     this.feature = feature;
     this.minKernel = minKernel;

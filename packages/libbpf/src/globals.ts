@@ -80,10 +80,13 @@ export type GlobalValue = number | bigint | boolean | Buffer;
 
 /** Range-checks and encodes an integer into `size` little-endian bytes. */
 export function encodeInt(name: string, value: unknown, size: number, signed: boolean): Buffer {
+  checkIntSize(name, size);
   let big: bigint;
   if (typeof value === 'bigint') big = value;
-  else if (typeof value === 'number' && Number.isInteger(value)) big = BigInt(value);
-  else if (typeof value === 'boolean') big = value ? 1n : 0n;
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) big = BigInt(value);
+  else if (typeof value === 'number' && Number.isInteger(value)) {
+    throw new BpfArgumentError(name, `${value} is beyond 2^53 and may already have lost precision: pass a bigint`);
+  } else if (typeof value === 'boolean') big = value ? 1n : 0n;
   else throw new BpfArgumentError(name, `expected an integer (number or bigint), got ${describe(value)}`);
   const bits = BigInt(size * 8);
   const min = signed ? -(1n << (bits - 1n)) : 0n;
@@ -98,11 +101,18 @@ export function encodeInt(name: string, value: unknown, size: number, signed: bo
 
 /** Decodes `size` little-endian bytes: number up to 32 bits, bigint for 64 bits. */
 export function decodeInt(bytes: Buffer, signed: boolean): number | bigint {
+  checkIntSize('bytes', bytes.length);
   switch (bytes.length) {
     case 1: return signed ? bytes.readInt8(0) : bytes.readUInt8(0);
     case 2: return signed ? bytes.readInt16LE(0) : bytes.readUInt16LE(0);
     case 4: return signed ? bytes.readInt32LE(0) : bytes.readUInt32LE(0);
     default: return signed ? bytes.readBigInt64LE(0) : bytes.readBigUInt64LE(0);
+  }
+}
+
+function checkIntSize(name: string, size: number): void {
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) {
+    throw new BpfArgumentError(name, `integers are 1, 2, 4 or 8 bytes, not ${size}`);
   }
 }
 

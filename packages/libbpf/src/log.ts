@@ -14,7 +14,8 @@ const debug = debuglog('libbpf');
 /** The default: warnings to stderr; info and debug when NODE_DEBUG includes `libbpf`. */
 export const defaultLogger: Logger = (level, message) => {
   const text = message.replace(/\n$/, '');
-  if (level === 'warn') process.stderr.write(`libbpf: ${text}\n`);
+  // libbpf prefixes its own lines with "libbpf: "; the verifier log inside one does not.
+  if (level === 'warn') process.stderr.write(text.startsWith('libbpf: ') ? `${text}\n` : `libbpf: ${text}\n`);
   else debug('%s', text);
 };
 

@@ -1,9 +1,24 @@
 // Maps: pre-load setters (OpenMap) and element operations (BpfMap).
+import * as fs from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { isPerCpuMapType, mapTypeName, UpdateFlags } from './constants';
 import type { ObjectCore } from './core';
-import { BpfArgumentError } from './errors';
+import { BpfArgumentError, BpfError } from './errors';
 import { numPossibleCpus } from './cpu';
 import type { NativeMapInfo } from './native';
+
+// libbpf 1.1's bpf_map__reuse_fd falls back to parsing /proc/self/fdinfo when the fd is
+// not a BPF object, and then takes any fd, leaving the map nameless and typeless; so check
+// what the fd is first.
+function checkMapFd(fd: number): void {
+  let target: string;
+  try {
+    target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    throw new BpfError('bpf_map__reuse_fd', osConstants.errno.EBADF, `fd ${fd} is not open`, { hint: null });
+  }
+  if (target !== 'anon_inode:bpf-map') throw new BpfArgumentError('fd', `fd ${fd} is not a BPF map (it is ${target})`);
+}
 
 /** A key or value: a Buffer of the exact size, or an integer for 4- and 8-byte keys/values. */
 export type MapBytes = Buffer | number | bigint;
@@ -20,6 +35,9 @@ export function toBytes(what: string, v: MapBytes, size: number): Buffer {
   if (Buffer.isBuffer(v)) {
     if (v.length !== size) throw new BpfArgumentError(what, `expected ${size} bytes, got ${v.length}`);
     return v;
+  }
+  if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) {
+    throw new BpfArgumentError(what, `${v} is beyond 2^53 and may already have lost precision: pass a bigint`);
   }
   if ((typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint') {
     const buf = Buffer.alloc(size);
@@ -69,6 +87,7 @@ export class OpenMap extends MapBase {
   reuseFd(fd: number): void {
     checkU32('fd', fd);
     const h = this.core.require('open', `map '${this.name}'`);
+    checkMapFd(fd);
     h.mapReuseFd(this.index, fd);
     this.refresh();
   }

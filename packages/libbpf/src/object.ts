@@ -40,15 +40,29 @@ function internalMapIndex(maps: NativeMapInfo[], section: SectionName): number {
 
 class Phase {
   /** @internal */ protected readonly core: ObjectCore;
-  /** @internal */ protected readonly mapInfo: NativeMapInfo[];
-  /** @internal */ protected readonly progInfo: NativeProgramInfo[];
   /** @internal */ protected readonly globals = new Map<SectionName, Map<string, GlobalVar>>();
+  #maps: NativeMapInfo[];
+  #progs: NativeProgramInfo[];
 
   /** @internal */
   constructor(core: ObjectCore) {
     this.core = core;
-    this.mapInfo = core.handle.maps();
-    this.progInfo = core.handle.programs();
+    this.#maps = core.handle.maps();
+    this.#progs = core.handle.programs();
+  }
+
+  // Before load, setters (reuseFd, setMaxEntries, setAutoload...) change the definitions,
+  // so the listings are read again; after load they are fixed.
+  /** @internal */
+  protected get mapInfo(): NativeMapInfo[] {
+    if (this.core.state === 'open') this.#maps = this.core.handle.maps();
+    return this.#maps;
+  }
+
+  /** @internal */
+  protected get progInfo(): NativeProgramInfo[] {
+    if (this.core.state === 'open') this.#progs = this.core.handle.programs();
+    return this.#progs;
   }
 
   /** The object's name. */
@@ -58,11 +72,11 @@ class Phase {
 
   /** @internal */
   protected section(section: SectionName, writable: boolean, phase: 'open' | 'loaded'): GlobalSection {
+    const h = this.core.require(phase, `globals ${section}`);
     const index = internalMapIndex(this.mapInfo, section);
     if (index < 0) return new GlobalSection(section, new Map(), undefined);
     let vars = this.globals.get(section);
     if (!vars) {
-      const h = this.core.require(phase, `globals ${section}`);
       vars = describeGlobals(h.btfDatasec(section) ?? [], (id) => h.btfType(id));
       this.globals.set(section, vars);
     }
@@ -72,7 +86,10 @@ class Phase {
       read: (offset, length) => core.handle.mapReadData(index, offset, length),
       write: (offset, bytes) => core.handle.mapWriteData(index, offset, bytes),
       checkWritable: () => {
-        if (!writable) throw new BpfError(`write to ${section}`, osConstants.errno.EPERM, `${section} is read-only after load (set const volatile values before load())`);
+        if (!writable) {
+          throw new BpfError(`write to ${section}`, osConstants.errno.EPERM, `${section} is read-only after load`,
+            { hint: 'const volatile globals are fixed at load: set them on the OpenBpfObject, before load().' });
+        }
       },
       checkOpen: () => void core.require(phase, what),
     };
@@ -105,15 +122,17 @@ export class OpenBpfObject extends Phase {
   /** The map named `name` (its C name). */
   map(name: string): OpenMap {
     this.core.require('open', `map '${name}'`);
-    const info = findByName(this.mapInfo, name, 'map', this.name);
-    return new OpenMap(this.core, this.mapInfo.indexOf(info), info);
+    const maps = this.mapInfo;
+    const info = findByName(maps, name, 'map', this.name);
+    return new OpenMap(this.core, maps.indexOf(info), info);
   }
 
   /** The program named `name` (its C function name). */
   program(name: string): OpenProgram {
     this.core.require('open', `program '${name}'`);
-    const info = findByName(this.progInfo, name, 'program', this.name);
-    return new OpenProgram(this.core, this.progInfo.indexOf(info), info);
+    const progs = this.progInfo;
+    const info = findByName(progs, name, 'program', this.name);
+    return new OpenProgram(this.core, progs.indexOf(info), info);
   }
 
   /** All maps, internal ones (`.bss`, `.data`, `.rodata`) included. */
@@ -192,21 +211,56 @@ function validateOpenOptions(o: OpenOptions): OpenOptions {
   return o;
 }
 
-/** Turns a failed load into the most specific error. */
-function explainLoadFailure(e: unknown, messages: string[], maps: NativeMapInfo[], progs: NativeProgramInfo[]): Error {
+/**
+ * The kernel feature probes behind `explainLoadFailure`; injectable so that the mapping
+ * from a failed load to an error is tested without a kernel (see test/unit).
+ * @internal
+ */
+export interface FeatureProbe {
+  /** 1 when the kernel has this map type, 0 when it does not, < 0 when the probe failed. */
+  mapType(type: number): number;
+  /** 1 when the kernel has this program type, 0 when it does not, < 0 when the probe failed. */
+  progType(type: number): number;
+}
+
+/** @internal the real probes (libbpf_probe_bpf_map_type / libbpf_probe_bpf_prog_type). */
+export const kernelProbe: FeatureProbe = {
+  mapType: (type) => native().probeMapType(type),
+  progType: (type) => native().probeProgType(type),
+};
+
+/** ENOTSUPP: the kernel-internal "not supported" that some BPF paths return to user space. */
+const ENOTSUPP = 524;
+// The errnos with which the kernel refuses a map or program type it does not have. Other
+// failures (EPERM above all: libbpf's probes report "unsupported" for every type when
+// they are not allowed to create anything) are not about missing features.
+const MISSING_FEATURE_ERRNOS = new Set<number>([osConstants.errno.EINVAL, osConstants.errno.EOPNOTSUPP, ENOTSUPP]);
+
+/**
+ * Turns a failed load into the most specific error: VerifierError when libbpf logged a
+ * verifier log; UnsupportedFeatureError when the kernel refused with EINVAL/EOPNOTSUPP and
+ * a probe shows that it lacks a map or program type the object uses; else a BpfError
+ * carrying the load's errno (and its hint), with libbpf's last error lines as the message.
+ * @internal
+ */
+export function explainLoadFailure(e: unknown, messages: string[], maps: NativeMapInfo[], progs: NativeProgramInfo[],
+  probe: FeatureProbe = kernelProbe): Error {
   if (!(e instanceof BpfError)) return e as Error;
   const logs = extractVerifierLogs(messages);
   if (logs.length > 0) return new VerifierError(logs[0].program, e.errno, logs[0].log);
-  const addon = native();
-  for (const m of maps) {
-    if (addon.probeMapType(m.type) === 0) return new UnsupportedFeatureError(mapTypeName(m.type), MAP_TYPE_MIN_KERNEL[m.type] ?? 'a newer kernel', { cause: e });
-  }
-  for (const p of progs) {
-    if (p.autoload && addon.probeProgType(p.type) === 0) {
-      return new UnsupportedFeatureError(programTypeName(p.type), PROGRAM_TYPE_MIN_KERNEL[p.type] ?? 'a newer kernel', { cause: e });
+  if (MISSING_FEATURE_ERRNOS.has(e.errno)) {
+    for (const m of maps) {
+      if (m.autocreate !== false && probe.mapType(m.type) === 0) {
+        return new UnsupportedFeatureError(mapTypeName(m.type), MAP_TYPE_MIN_KERNEL[m.type] ?? 'a newer kernel', { cause: e });
+      }
+    }
+    for (const p of progs) {
+      if (p.autoload && probe.progType(p.type) === 0) {
+        return new UnsupportedFeatureError(programTypeName(p.type), PROGRAM_TYPE_MIN_KERNEL[p.type] ?? 'a newer kernel', { cause: e });
+      }
     }
   }
-  const detail = messages.filter((m) => /error|fail|invalid|unsupported/i.test(m)).map((m) => m.trim()).slice(-3).join(' | ');
+  const detail = messages.filter((m) => /error|fail|invalid|unsupported|not permitted/i.test(m)).map((m) => m.trim()).slice(-3).join(' | ');
   return new BpfError('bpf_object__load', e.errno, detail ? `loading the object failed: ${detail}` : undefined, { cause: e });
 }
 
@@ -221,7 +275,7 @@ export class BpfObject extends Phase {
   map(name: string): BpfMap {
     this.core.require('loaded', `map '${name}'`);
     const info = findByName(this.mapInfo, name, 'map', this.name);
-    return new BpfMap(this.core, this.mapInfo.indexOf(info), this.core.handle.maps()[this.mapInfo.indexOf(info)]);
+    return new BpfMap(this.core, this.mapInfo.indexOf(info), info); // definitions are fixed once loaded
   }
 
   /** The program named `name`. */

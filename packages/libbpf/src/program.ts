@@ -1,7 +1,7 @@
 // Programs: the autoload setter before load; test runs and attachment after load.
 import { ProgramType, programTypeName } from './constants';
 import type { ObjectCore } from './core';
-import { BpfArgumentError, BpfError } from './errors';
+import { BpfArgumentError, BpfError, hintFor } from './errors';
 import { BpfLink } from './link';
 import { flushLog } from './log';
 import type { NativeLinkHandle, NativeProgramInfo } from './native';
@@ -160,6 +160,8 @@ export class BpfProgram extends ProgramBase {
     let handle: NativeLinkHandle;
     try {
       handle = attach(h);
+    } catch (e) {
+      throw withTargetHint(e, op, target);
     } finally {
       flushLog();
     }
@@ -171,6 +173,15 @@ export class BpfProgram extends ProgramBase {
   #h() {
     return this.core.require('loaded', `program '${this.name}'`);
   }
+}
+
+// A generic attach (`bpf_program__attach`) fails with the errno alone; the target says
+// what kind of attach it was, and so which hint applies (ENOENT on a tracepoint, ...).
+function withTargetHint(e: unknown, op: string, target: string): unknown {
+  if (!(e instanceof BpfError) || e.hint !== undefined) return e;
+  const hint = hintFor(`${e.op} ${target}`, e.errno);
+  if (!hint) return e;
+  return new BpfError(e.op, e.errno, `${op} failed`, { cause: e, hint });
 }
 
 function checkName(what: string, v: unknown): void {

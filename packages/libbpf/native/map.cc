@@ -45,6 +45,19 @@ Napi::Value NativeObject::MapLookup(const Napi::CallbackInfo& info) {
   return value;
 }
 
+// mapLookupInto(index, key, out, flags) -> true, or false when there is no such key
+Napi::Value NativeObject::MapLookupInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bpf_map* map = MapAt(info, 0);
+  auto key = ArgBuffer(info, 1, "key");
+  auto out = ArgBuffer(info, 2, "out");
+  uint32_t flags = ArgU32(info, 3, "flags");
+  int err = bpf_map__lookup_elem(map, key.Data(), key.Length(), out.Data(), out.Length(), flags);
+  if (err == -ENOENT) return Napi::Boolean::New(env, false);
+  if (err) ThrowErrno(env, "bpf_map_lookup_elem", -err);
+  return Napi::Boolean::New(env, true);
+}
+
 Napi::Value NativeObject::MapUpdate(const Napi::CallbackInfo& info) {
   bpf_map* map = MapAt(info, 0);
   auto key = ArgBuffer(info, 1, "key");

@@ -171,6 +171,7 @@ Napi::Function InitObject(Napi::Env env) {
           NativeObject::InstanceMethod<&NativeObject::MapSetValueSize>("mapSetValueSize"),
           NativeObject::InstanceMethod<&NativeObject::MapFd>("mapFd"),
           NativeObject::InstanceMethod<&NativeObject::MapLookup>("mapLookup"),
+          NativeObject::InstanceMethod<&NativeObject::MapLookupInto>("mapLookupInto"),
           NativeObject::InstanceMethod<&NativeObject::MapUpdate>("mapUpdate"),
           NativeObject::InstanceMethod<&NativeObject::MapDelete>("mapDelete"),
           NativeObject::InstanceMethod<&NativeObject::MapNextKey>("mapNextKey"),

@@ -40,6 +40,11 @@ export function toBytes(what: string, v: MapBytes, size: number): Buffer {
     throw new BpfArgumentError(what, `${v} is beyond 2^53 and may already have lost precision: pass a bigint`);
   }
   if ((typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint') {
+    if (size === 4 && typeof v === 'number' && v >= -0x8000_0000 && v <= 0xffff_ffff) {
+      const b4 = Buffer.allocUnsafe(4);
+      b4.writeUInt32LE(v >>> 0);
+      return b4;
+    }
     const buf = Buffer.alloc(size);
     const big = BigInt(v);
     if (size === 4 && big >= -(1n << 31n) && big < 1n << 32n) buf.writeUInt32LE(Number(BigInt.asUintN(32, big)));
@@ -124,7 +129,8 @@ export class BpfMap extends MapBase {
   lookup(key: MapBytes): Buffer | undefined {
     if (this.perCpu) throw new BpfArgumentError('map', `'${this.name}' is per-CPU: use lookupPerCpu(key)`);
     const k = toBytes('key', key, this.keySize);
-    return this.#h().mapLookup(this.index, k, this.valueSize, 0);
+    const out = Buffer.allocUnsafe(this.valueSize);
+    return this.#h().mapLookupInto(this.index, k, out, 0) ? out : undefined;
   }
 
   /** One value per possible CPU (index = CPU number), or `undefined` when there is no such key. */

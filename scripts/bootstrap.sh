@@ -22,9 +22,9 @@ if [ "$(id -u)" != 0 ]; then
   die "BPF needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) and this set-up installs packages: run it with sudo."
 fi
 
-# --- system packages ------------------------------------------------------------------
+# --- system packages (chromium renders the benchmark report in a test; bpftrace is a peer) ---
 need=()
-for p in clang llvm libbpf-dev libelf-dev zlib1g-dev make g++ python3 pkg-config; do
+for p in clang llvm libbpf-dev libelf-dev zlib1g-dev make g++ python3 pkg-config chromium bpftrace; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -115,7 +115,7 @@ export class BpfProgram extends ProgramBase {
     return this.#link(`attach raw tracepoint ${name}`, (h) => h.progAttachRawTracepoint(this.index, name), `raw_tp/${name}`);
   }
 
-  /** Attaches to a perf event fd from `perfEventOpen` (the caller keeps and closes the fd). */
+  /** Attaches to a perf event fd from `perfEventOpen`; the link takes the fd over: destroying the link closes it. */
   attachPerfEvent(perfFd: number): BpfLink {
     if (!Number.isInteger(perfFd) || perfFd < 0) throw new BpfArgumentError('perfFd', `expected an fd, got ${String(perfFd)}`);
     return this.#link(`attach perf event`, (h) => h.progAttachPerfEvent(this.index, perfFd), `perf_event/fd${perfFd}`);

@@ -23,7 +23,8 @@ export interface PerfEventAttr {
 
 /**
  * perf_event_open(2) for `attachPerfEvent` (pid -1 and a CPU: system-wide on that CPU).
- * Returns an fd you own: close it with `closeFd` after destroying the link.
+ * Returns an fd you own until you pass it to `attachPerfEvent`, whose link then owns and closes it;
+ * close an unattached one with `closeFd`.
  */
 export function perfEventOpen(attr: PerfEventAttr, options: { pid?: number; cpu?: number } = {}): number {
   if (!attr || typeof attr !== 'object') throw new BpfArgumentError('attr', 'expected a perf_event_attr object');

@@ -5,6 +5,7 @@ import { includeDir } from '../index';
 import { SyncTimerError } from '../errors';
 import { MAX_SUBSCRIBERS } from '../subscribers';
 import { MODES, type TimerMode } from '../modes';
+import { bench, BENCH_USAGE } from './bench';
 import { doctor, renderChecks } from './doctor';
 import { monitor } from './monitor';
 import { parseCount, parseCpus, parseDuration, UsageError } from './units';
@@ -21,7 +22,7 @@ commands:
                    --json            NDJSON, one line per CPU per second
   doctor         check kernel, BTF, privileges, tracefs, PREEMPT_RT and the timer mode
   include-dir    print the C header directory (clang -I$(sync-timer include-dir))
-`;
+${BENCH_USAGE}`;
 
 /** Runs the CLI; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
@@ -36,6 +37,8 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(values.json ? JSON.stringify(checks, null, 2) + '\n' : renderChecks(checks));
         return checks.every((c) => c.ok) ? 0 : 1;
       }
+      case 'bench':
+        return await bench(rest);
       case 'include-dir':
         process.stdout.write(`${includeDir}\n`);
         return 0;

@@ -15,7 +15,7 @@ fi
 multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 arch=$(uname -m); case "$arch" in x86_64) target_arch=x86;; aarch64) target_arch=arm64;; *) target_arch=$arch;; esac
 here=$(cd "$(dirname "$0")/.." && pwd)
-headers=("$here"/packages/bpf-sync-timer/include/*.h)
+headers=("$here"/packages/bpf-sync-timer/include/*.h "$here"/packages/bpf-sync-timer/bpf/*.h)
 mkdir -p "$out_dir"
 shopt -s nullglob
 for src in "$src_dir"/*.bpf.c; do

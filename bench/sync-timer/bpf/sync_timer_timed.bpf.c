@@ -12,6 +12,7 @@
 
 #include "sync_timer.bpf.h"
 #include "sync_timer_bitmap.bpf.h"
+#include "../../../packages/bpf-sync-timer/bpf/sync_timer_publish.h"
 
 const volatile __u64 sync_timer_interval_ns = 1000000;
 
@@ -34,23 +35,10 @@ struct {
 	__type(value, struct callback_time);
 } callback_time SEC(".maps");
 
-/* identical to sync_timer_publish in bpf/sync_timer.bpf.c */
+/* the shipped object's callback (bpf/sync_timer.bpf.c) */
 static __always_inline void sync_timer_publish(__u32 cpu, const struct sync_timer_tick *tick)
 {
-	struct sync_timer_bitmap_entry *entry;
-	__u32 key = 0;
-
-	entry = bpf_map_lookup_elem(&sync_timer_bitmap, &key);
-	if (!entry)
-		return;
-	entry->expected_cpu = cpu;
-	entry->tick_index = tick->tick_index;
-	entry->nominal_ns = tick->nominal_ns;
-	entry->interval_ns = tick->interval_ns;
-	entry->fired_ns = tick->fired_ns;
-	entry->missed = tick->missed;
-	asm volatile("" ::: "memory");
-	*(volatile __u64 *)&entry->trigger_mask = ~0ULL;
+	sync_timer_publish_to(&sync_timer_bitmap, cpu, tick);
 }
 
 /* DEFINE_SYNC_TIMER(shared, ...) with the callback timed */

@@ -10,6 +10,7 @@
 
 #include "sync_timer.bpf.h"
 #include "sync_timer_bitmap.bpf.h"
+#include "sync_timer_publish.h"
 
 /* Set by user space before load. */
 const volatile __u64 sync_timer_interval_ns = 1000000;
@@ -23,22 +24,7 @@ struct {
 
 static __always_inline void sync_timer_publish(__u32 cpu, const struct sync_timer_tick *tick)
 {
-	struct sync_timer_bitmap_entry *entry;
-	__u32 key = 0;
-
-	entry = bpf_map_lookup_elem(&sync_timer_bitmap, &key);
-	if (!entry)
-		return;
-
-	entry->expected_cpu = cpu;
-	entry->tick_index = tick->tick_index;
-	entry->nominal_ns = tick->nominal_ns;
-	entry->interval_ns = tick->interval_ns;
-	entry->fired_ns = tick->fired_ns;
-	entry->missed = tick->missed;
-	/* details first, then the bits: a subscriber seeing a bit sees this tick */
-	asm volatile("" ::: "memory");
-	*(volatile __u64 *)&entry->trigger_mask = ~0ULL;
+	sync_timer_publish_to(&sync_timer_bitmap, cpu, tick);
 }
 
 DEFINE_SYNC_TIMER(shared, sync_timer_publish, sync_timer_interval_ns)

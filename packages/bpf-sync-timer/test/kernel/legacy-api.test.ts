@@ -17,9 +17,11 @@ describe('initSyncTimerProgram', () => {
       const t = await initSyncTimerProgram(obj.program('sync_timer_init_legacy'), { statesMap: obj.map('sync_timer_states_legacy') });
       assert.equal(t.mode, 'modern');
       const ticks = () => obj.map('legacy_ticks').lookupPerCpu(0)!.map((b) => b.readBigUInt64LE(0));
-      const w = await window(ticks, 1500);
+      // 3 s: one scheduling stall of this shared VM (tens of ms of skipped grid points)
+      // stays well inside the 2% tolerance.
+      const w = await window(ticks, 3000);
       const expected = Number(w.elapsedNs) / interval;
-      for (const cpu of t.cpus) assertWithin(w.after[cpu] - w.before[cpu], expected, 0.02, `CPU ${cpu} callback runs`);
+      for (const cpu of t.cpus) assertWithin(w.after[cpu] - w.before[cpu], expected, 0.02, `CPU ${cpu} callback runs (timer stats: ${JSON.stringify(t.stats().map((s) => ({ cpu: s.cpu, missed: String(s.missed) })))})`);
       const last = obj.map('legacy_last_index').lookupPerCpu(0)!.map((b) => b.readBigUInt64LE(0));
       const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, like the timer
       for (const cpu of t.cpus) {

@@ -15,12 +15,24 @@
         "native/cpu.cc",
         "native/sys.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "include_dirs": [
+        "<(module_root_dir)/build-libbpf/root/include",
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NBPF_LIBBPF_RELEASE=\"<!(node -p \"require('./deps/libbpf.json').version\")\""
+      ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
-      "libraries": ["-lbpf"]
+      "libraries": [
+        "<(module_root_dir)/build-libbpf/root/lib/libbpf.a",
+        "-lelf",
+        "-lz",
+        "-Wl,--exclude-libs,ALL"
+      ]
     }
   ]
 }

@@ -70,6 +70,8 @@ Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
   v.Set("major", libbpf_major_version());
   v.Set("minor", libbpf_minor_version());
   v.Set("string", libbpf_version_string());
+  // libbpf knows only major.minor; the full release is the pin it was built from.
+  v.Set("release", NBPF_LIBBPF_RELEASE);
   return v;
 }
 

@@ -1,12 +1,83 @@
 #!/usr/bin/env node
-// Builds the addon with node-gyp against the headers of the running Node when the
-// system has them (Debian's nodejs ships them under /usr/include/node), so no header
-// download is needed on machines without internet access.
+// Builds the addon from source: first the pinned libbpf release (deps/libbpf.json) as a
+// static, position-independent library, then the addon with node-gyp, linked against it.
+// Only libelf and zlib stay shared. Used by the repository's build, by the prebuild, and as
+// the install fallback when no prebuild fits.
+//   node scripts/build-native.js [--quiet]
 'use strict';
 const { spawnSync, execFileSync } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const pkg = path.resolve(__dirname, '..');
+const quiet = process.argv.includes('--quiet');
+const unknown = process.argv.slice(2).filter((a) => a !== '--quiet');
+if (unknown.length) fail(`unknown option ${unknown[0]} (known: --quiet)`);
+
+function fail(message) {
+  console.error(`build-native: ${message}`);
+  process.exit(1);
+}
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function headerExists(name) {
+  const r = spawnSync('sh', ['-c', `echo '#include <${name}>' | cc -E -x c - >/dev/null 2>&1`]);
+  return r.status === 0;
+}
+
+/** Everything the source build needs, as Debian package names, for one clear sentence. */
+function missingTools() {
+  const missing = [];
+  if (!has('cc')) missing.push('gcc');
+  if (!has('c++') && !has('g++')) missing.push('g++');
+  if (!has('make')) missing.push('make');
+  if (!has('python3')) missing.push('python3');
+  if (has('cc')) {
+    if (!headerExists('libelf.h')) missing.push('libelf-dev');
+    if (!headerExists('zlib.h')) missing.push('zlib1g-dev');
+  } else {
+    missing.push('libelf-dev', 'zlib1g-dev');
+  }
+  return missing;
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: quiet ? ['ignore', 'ignore', 'pipe'] : 'inherit', encoding: 'utf8', ...opts });
+  if (r.status !== 0) {
+    if (quiet && r.stderr) process.stderr.write(r.stderr.slice(-4000));
+    fail(`${path.basename(cmd)} ${args.slice(0, 2).join(' ')} failed (exit ${r.status ?? r.signal}).`);
+  }
+}
+
+function sha256(file) {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** Builds libbpf.a (PIC) and its headers into build-libbpf/, once per pinned tarball. */
+function buildLibbpf() {
+  const pin = JSON.parse(fs.readFileSync(path.join(pkg, 'deps', 'libbpf.json'), 'utf8'));
+  const tarball = path.join(pkg, 'deps', pin.tarball);
+  if (!fs.existsSync(tarball)) fail(`${tarball} is missing; run scripts/fetch-libbpf.sh.`);
+  const got = sha256(tarball);
+  if (got !== pin.sha256) fail(`${pin.tarball} has sha256 ${got}, not the pinned ${pin.sha256}; refusing to build it.`);
+  const out = path.join(pkg, 'build-libbpf');
+  const stamp = path.join(out, 'root', 'BUILT');
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === pin.sha256) return;
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.mkdirSync(out, { recursive: true });
+  run('tar', ['xzf', tarball, '-C', out]);
+  const src = path.join(out, pin.topDir, 'src');
+  const jobs = String(Math.max(1, require('node:os').availableParallelism?.() ?? 2));
+  run('make', ['-C', src, `-j${jobs}`, 'BUILD_STATIC_ONLY=1', `OBJDIR=${path.join(out, 'obj')}`,
+    `DESTDIR=${path.join(out, 'root')}`, 'PREFIX=', 'LIBSUBDIR=lib', 'CFLAGS=-g -O2 -fPIC -Wall', 'install']);
+  fs.writeFileSync(stamp, pin.sha256);
+}
+
+/** The headers of the running Node when the system has them, so no download is needed. */
 function nodeDir() {
   if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
   const prefix = path.resolve(path.dirname(process.execPath), '..');
@@ -25,19 +96,17 @@ function nodeGyp() {
   }
   try { candidates.push(require.resolve('node-gyp/bin/node-gyp.js')); } catch {}
   const found = candidates.find((c) => fs.existsSync(c));
-  if (!found) {
-    console.error('build-native: node-gyp not found (it ships with npm); install npm or node-gyp.');
-    process.exit(1);
-  }
+  if (!found) fail('node-gyp not found (it ships with npm); install npm or node-gyp.');
   return found;
 }
 
+const missing = missingTools();
+if (missing.length) {
+  fail(`building the addon from source needs ${missing.join(', ')}: on Debian/Ubuntu run ` +
+    `\`apt-get install -y ${missing.join(' ')}\`, then \`npm rebuild @bpf-sync-timer/libbpf\`.`);
+}
+buildLibbpf();
 const args = [nodeGyp(), 'rebuild'];
 const dir = nodeDir();
 if (dir) args.push(`--nodedir=${dir}`);
-const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: path.resolve(__dirname, '..') });
-if (r.status !== 0) {
-  console.error('build-native: the addon did not build. It needs g++, make, python3 and libbpf-dev (>= 1.0): ' +
-    'on Debian/Ubuntu run `apt-get install -y g++ make python3 libbpf-dev libelf-dev zlib1g-dev`.');
-  process.exit(r.status ?? 1);
-}
+run(process.execPath, args, { cwd: pkg });

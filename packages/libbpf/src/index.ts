@@ -28,10 +28,8 @@ export { perfEventOpen, dupFd, closeFd, PerfType, type PerfEventAttr } from './s
 
 native().setErrorFactory((op, errno, message) => new BpfError(op, errno, message));
 
-const version = native().libbpfVersion();
-if (version.major < 1) {
-  throw new Error(`@bpf-sync-timer/libbpf needs libbpf 1.0 or newer, found ${version.string}: install libbpf1 >= 1.0 (Debian 12: apt-get install libbpf1).`);
-}
-
-/** Version of the system libbpf in use, e.g. `v1.1`. */
-export const libbpfVersion: string = version.string;
+/**
+ * The libbpf release the addon is statically linked with (the package's pin, e.g. `1.7.0`),
+ * the same on every machine: no system libbpf is used.
+ */
+export const libbpfVersion: string = native().libbpfVersion().release;

@@ -1,5 +1,4 @@
 // Loads the addon and describes its (internal) surface. Nothing here is public API.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** Map description as read from libbpf. */
@@ -110,7 +109,7 @@ export interface NativeAddon {
   NativePerfBuffer: new (mapFd: number, pagesPerCpu: number, cb: NativeBatchCallback) => NativeEventBuffer;
   drainLog(): Array<number | string>;
   setErrorFactory(f: (op: string, errno: number, message: string) => Error): void;
-  libbpfVersion(): { major: number; minor: number; string: string };
+  libbpfVersion(): { major: number; minor: number; string: string; release: string };
   probeProgType(type: number): number;
   probeMapType(type: number): number;
   currentCpu(): number;
@@ -120,24 +119,51 @@ export interface NativeAddon {
   closeFd(fd: number): void;
 }
 
+const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+
+interface PrebuildFit {
+  fits: boolean;
+  reason?: string;
+}
+
+/** Why the shipped prebuild does not serve this machine (scripts/prebuild-fit.js decides). */
+function prebuildReason(): string | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { prebuildFit } = require(path.join(PACKAGE_ROOT, 'scripts', 'prebuild-fit.js')) as { prebuildFit(): PrebuildFit };
+    const fit = prebuildFit();
+    return fit.fits ? undefined : fit.reason;
+  } catch {
+    return undefined;
+  }
+}
+
+const REBUILD_HINT = 'build it from source with `npm rebuild @bpf-sync-timer/libbpf` ' +
+  '(needs g++, make, python3, libelf-dev and zlib1g-dev)';
+
+/**
+ * Loads the addon through node-gyp-build: a source build in build/Release when there is one
+ * (the repository's, or an install's fallback), else the prebuild for this platform.
+ */
 function load(): NativeAddon {
-  const root = path.resolve(__dirname, '..', '..');
-  const candidates = ['build/Release/bpf_native.node', 'build/Debug/bpf_native.node'].map((p) => path.join(root, p));
-  const file = candidates.find((c) => fs.existsSync(c));
-  if (!file) {
-    throw new Error(
-      `@bpf-sync-timer/libbpf: the native addon is not built (looked for ${candidates.join(', ')}). ` +
-        'Run `npm rebuild @bpf-sync-timer/libbpf` after installing libbpf-dev, g++ and make.',
-    );
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const gypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+  let file: string;
+  try {
+    file = gypBuild.resolve(PACKAGE_ROOT);
+  } catch {
+    const why = prebuildReason() ?? `no prebuilt addon fits ${process.platform}-${process.arch}`;
+    throw new Error(`@bpf-sync-timer/libbpf: the native addon is missing: ${why}, and none was built from source; ${REBUILD_HINT}.`);
   }
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(file) as NativeAddon;
   } catch (e) {
-    throw new Error(
-      `@bpf-sync-timer/libbpf: cannot load ${file}: ${(e as Error).message}. ` +
-        'The addon links the system libbpf.so.1: install it with `apt-get install libbpf1` (libbpf 1.0 or newer).',
-    );
+    const msg = (e as Error).message.split('\n')[0];
+    const hint = /lib(elf|z)\.so/.test(msg)
+      ? 'install libelf1 and zlib1g (apt-get install -y libelf1 zlib1g)'
+      : `${prebuildReason() ?? 'the binary does not fit this machine'}; ${REBUILD_HINT}`;
+    throw new Error(`@bpf-sync-timer/libbpf: cannot load ${file}: ${msg}. Fix: ${hint}.`);
   }
 }
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 
 const LANES = ['unit', 'kernel', 'matrix', 'install'];
 const roots = ['packages/libbpf/dist/test', 'packages/bpf-sync-timer/dist/test', 'examples', 'scripts/test'];
-const UNIT_EXTRA = ['scripts/test/readme.test.mjs', 'scripts/test/packaging.test.mjs'];
+const UNIT_EXTRA = ['scripts/test/readme.test.mjs'];
 const MATRIX = ['scripts/test/kernel-matrix.test.mjs', 'scripts/test/vm-runner.test.mjs'];
 const INSTALL = ['scripts/test/install.test.mjs', 'scripts/test/pack.test.mjs'];
 

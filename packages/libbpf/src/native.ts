@@ -138,8 +138,8 @@ function prebuildReason(): string | undefined {
   }
 }
 
-const REBUILD_HINT = 'build it from source with `npm rebuild @bpf-sync-timer/libbpf` ' +
-  '(needs g++, make, python3, libelf-dev and zlib1g-dev)';
+const REBUILD_HINT = 'build it from source with `npm rebuild @bpf-sync-timer/libbpf` or ' +
+  `\`node ${path.join(PACKAGE_ROOT, 'scripts', 'build-native.js')}\` (needs g++, make, python3, libelf-dev and zlib1g-dev)`;
 
 /**
  * Loads the addon through node-gyp-build: a source build in build/Release when there is one
@@ -173,4 +173,14 @@ let addon: NativeAddon | undefined;
 export function native(): NativeAddon {
   addon ??= load();
   return addon;
+}
+
+/**
+ * Makes `native()` return `fake` instead of the addon, or the addon again for `undefined`
+ * (loaded on next use). Only for unit tests, which check the TypeScript without libbpf or
+ * a kernel (test/support/fake-native.ts); not exported from the package.
+ * @internal
+ */
+export function setNativeForTesting(fake: NativeAddon | undefined): void {
+  addon = fake;
 }

@@ -1,27 +1,113 @@
-// Argument checks of the public API that need no kernel and no privileges: opening an
-// ELF object and its pre-load setters touch no BPF syscall.
-import { describe, it } from 'node:test';
+// Argument checks of the public API over a fake addon that lists what libbpf lists for
+// basic.bpf.o: every check must hold before any call into libbpf (the fake records each
+// call and throws on any it was not scripted for), so no libbpf, kernel or root is needed.
+// The same entry points on the real basic.bpf.o: test/kernel/open-phase.test.ts.
+import { after, beforeEach, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  BpfArgumentError, BpfError, BpfObject, PerfBuffer, RingBuffer, checkCpuRuns, closeFd, dupFd, mapTypeName,
-  perfEventOpen, programTypeName, runOnCpus, type BpfMap, type BpfProgram,
-} from '../../src/index';
+import { MapType, ProgramType, mapTypeName, programTypeName } from '../../src/constants';
+import { BpfArgumentError, BpfError } from '../../src/errors';
+import { BtfKind } from '../../src/globals';
+import type { BpfMap } from '../../src/map';
+import type { NativeMapInfo, NativeProgramInfo } from '../../src/native';
+import { BpfObject } from '../../src/object';
+import { PerfBuffer } from '../../src/perf-buffer';
+import { checkCpuRuns, runOnCpus, type BpfProgram } from '../../src/program';
+import { RingBuffer } from '../../src/ring-buffer';
+import { closeFd, dupFd, perfEventOpen } from '../../src/sys';
+import { installFakeNative, type FakeObjectSpec } from '../support/fake-native';
 
-const BASIC = path.resolve(__dirname, '../../../test/fixtures/obj/basic.bpf.o');
+// open() only checks that the file exists; the fake reads nothing from it.
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'libbpf-unit-'));
+const BASIC = path.join(dir, 'basic.bpf.o');
+fs.writeFileSync(BASIC, '');
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function map(name: string, type: number, valueSize: number, maxEntries: number, internal = false): NativeMapInfo {
+  return { name, type, keySize: 4, valueSize, maxEntries, flags: 0, internal, autocreate: true };
+}
+
+function prog(name: string, type: number = ProgramType.SYSCALL, section = 'syscall'): NativeProgramInfo {
+  return { name, section, type, expectedAttachType: 0, autoload: true };
+}
+
+// basic.bpf.c's globals: const volatile __u32 multiplier = 1, target_pid; const volatile
+// __s16 signed_small = -5; const volatile char label[8] = "fixture"; __u64 data_value = 42;
+// __u64 bss_value, tp_hits.
+const BTF: FakeObjectSpec['btf'] = {
+  1: { kind: BtfKind.INT, name: 'unsigned int', size: 4, signed: false, bool: false, bits: 32 },
+  2: { kind: BtfKind.TYPEDEF, name: '__u32', type: 1 },
+  3: { kind: BtfKind.VOLATILE, name: '', type: 2 },
+  4: { kind: BtfKind.CONST, name: '', type: 3 },
+  5: { kind: BtfKind.INT, name: 'short', size: 2, signed: true, bool: false, bits: 16 },
+  6: { kind: BtfKind.TYPEDEF, name: '__s16', type: 5 },
+  7: { kind: BtfKind.VOLATILE, name: '', type: 6 },
+  8: { kind: BtfKind.CONST, name: '', type: 7 },
+  9: { kind: BtfKind.INT, name: 'char', size: 1, signed: true, bool: false, bits: 8 },
+  10: { kind: BtfKind.ARRAY, name: '', elemType: 9, nelems: 8 },
+  11: { kind: BtfKind.VOLATILE, name: '', type: 10 },
+  12: { kind: BtfKind.CONST, name: '', type: 11 },
+  13: { kind: BtfKind.INT, name: 'long long unsigned int', size: 8, signed: false, bool: false, bits: 64 },
+  14: { kind: BtfKind.TYPEDEF, name: '__u64', type: 13 },
+};
+
+const RODATA_INDEX = 3;
+
+/** What libbpf lists for basic.bpf.o opened as `name` (test/kernel/object.test.ts checks the real listing). */
+function basic(name: string): FakeObjectSpec {
+  const rodata = Buffer.alloc(18);
+  rodata.writeUInt32LE(1, 0);
+  rodata.writeInt16LE(-5, 8);
+  rodata.write('fixture\0', 10, 'latin1');
+  const data = Buffer.alloc(8);
+  data.writeBigUInt64LE(42n);
+  return {
+    maps: [
+      map('shared', MapType.ARRAY, 8, 1), map('percpu', MapType.PERCPU_ARRAY, 8, 1), map('hash', MapType.HASH, 8, 128),
+      map(`${name}.rodata`, MapType.ARRAY, 18, 1, true), map(`${name}.data`, MapType.ARRAY, 8, 1, true),
+      map(`${name}.bss`, MapType.ARRAY, 16, 1, true),
+    ],
+    programs: [
+      prog('write_shared'), prog('read_shared'), prog('times_multiplier'), prog('read_globals'), prog('whoami'),
+      prog('count_getppid', ProgramType.TRACEPOINT, 'tracepoint/syscalls/sys_enter_getppid'),
+    ],
+    datasecs: {
+      '.rodata': [
+        { name: 'multiplier', typeId: 4, offset: 0, size: 4 }, { name: 'target_pid', typeId: 4, offset: 4, size: 4 },
+        { name: 'signed_small', typeId: 8, offset: 8, size: 2 }, { name: 'label', typeId: 12, offset: 10, size: 8 },
+      ],
+      '.data': [{ name: 'data_value', typeId: 14, offset: 0, size: 8 }],
+      '.bss': [{ name: 'bss_value', typeId: 14, offset: 0, size: 8 }, { name: 'tp_hits', typeId: 14, offset: 8, size: 8 }],
+    },
+    btf: BTF,
+    images: { [`${name}.rodata`]: rodata, [`${name}.data`]: data },
+  };
+}
+
+const fake = installFakeNative({ open: (_source, opts) => basic((opts as { objectName?: string }).objectName ?? 'basic') });
+beforeEach(() => fake.reset());
 
 function argError(argument: string, message?: RegExp) {
   return (e: unknown) => e instanceof BpfArgumentError && e.argument === argument && e.code === 'ERR_BPF_INVALID_ARG' &&
     (!message || message.test(e.message));
 }
 
+/** The ops that would have reached libbpf or the kernel (listings and the log queue do not). */
+function libbpfCalls(): string[] {
+  return fake.ops().filter((op) => !['maps', 'programs', 'drainLog', 'close'].includes(op));
+}
+
 describe('BpfObject.open arguments', () => {
   it('wants a path or a Buffer', () => {
     assert.throws(() => BpfObject.open(42 as unknown as string), argError('pathOrBuffer'));
+    assert.deepEqual(fake.calls, []);
   });
   it('reports a missing file as ENOENT of bpf_object__open, with the absolute path', () => {
     assert.throws(() => BpfObject.open('no/such.bpf.o'), (e: unknown) =>
       e instanceof BpfError && e.op === 'bpf_object__open' && e.code === 'ENOENT' && e.message.includes(path.resolve('no/such.bpf.o')));
+    assert.deepEqual(fake.calls, []);
   });
   it('validates the options', () => {
     assert.throws(() => BpfObject.open(BASIC, null as unknown as object), argError('options'));
@@ -29,12 +115,20 @@ describe('BpfObject.open arguments', () => {
     assert.throws(() => BpfObject.open(BASIC, { logLevel: 9 }), argError('logLevel'));
     assert.throws(() => BpfObject.open(BASIC, { logLevel: 1.5 }), argError('logLevel'));
     assert.throws(() => BpfObject.open(BASIC, { btfCustomPath: '/no/such/btf' }), (e: unknown) => e instanceof BpfError && e.code === 'ENOENT');
+    assert.deepEqual(fake.calls, [], 'libbpf is not called with invalid options');
   });
-  it('names the object after the file, or after objectName', () => {
+  it('names the object after the file, or after objectName, and hands libbpf the options', () => {
     using a = BpfObject.open(BASIC);
     assert.equal(a.name, 'basic');
-    using b = BpfObject.open(BASIC, { objectName: 'other' });
+    using b = BpfObject.open(BASIC, { objectName: 'other', logLevel: 2 });
     assert.equal(b.name, 'other');
+    using c = BpfObject.open(Buffer.alloc(0));
+    assert.equal(c.name, 'object');
+    assert.deepEqual(fake.calls.filter((call) => call.op === 'NativeObject').map((call) => call.args), [
+      [BASIC, { objectName: undefined, btfCustomPath: undefined, kernelLogLevel: 0 }],
+      [BASIC, { objectName: 'other', btfCustomPath: undefined, kernelLogLevel: 2 }],
+      [Buffer.alloc(0), { objectName: undefined, btfCustomPath: undefined, kernelLogLevel: 0 }],
+    ]);
   });
 });
 
@@ -48,6 +142,7 @@ describe('open-phase setters', () => {
     assert.throws(() => shared.reuseFd(-1), argError('fd'));
     assert.throws(() => shared.reuseFd(1.5), argError('fd'));
     assert.throws(() => open.program('whoami').setAutoload('no' as unknown as boolean), argError('autoload'));
+    assert.deepEqual(libbpfCalls(), ['NativeObject']);
   });
   it('apply what they set to the listing', () => {
     using open = BpfObject.open(BASIC);
@@ -56,6 +151,10 @@ describe('open-phase setters', () => {
     open.program('whoami').setAutoload(false);
     assert.equal(open.program('whoami').autoload, false);
     assert.equal(open.programs.find((p) => p.name === 'whoami')?.autoload, false);
+    assert.deepEqual(fake.calls.filter((c) => c.op.includes('Set')), [
+      { op: 'mapSetMaxEntries', args: [2, 4] },
+      { op: 'progSetAutoload', args: [4, false] },
+    ]);
   });
   it('report unknown maps and programs with the known names', () => {
     using open = BpfObject.open(BASIC);
@@ -73,6 +172,9 @@ describe('open-phase setters', () => {
     assert.equal(open.rodata.get('multiplier'), 7);
     assert.throws(() => open.rodata.set('multiplier', 2 ** 32), argError('multiplier', /out of range/));
     assert.throws(() => open.rodata.set('label', Buffer.alloc(3)), argError('label', /exactly 8 bytes/));
+    // The one valid set went to the .rodata map's image, at multiplier's offset; the refused ones wrote nothing.
+    assert.deepEqual(fake.calls.filter((c) => c.op === 'mapWriteData'), [{ op: 'mapWriteData', args: [RODATA_INDEX, 0, Buffer.from([7, 0, 0, 0])] }]);
+    assert.equal(fake.objects[0].images[RODATA_INDEX].readUInt32LE(0), 7);
   });
 });
 
@@ -80,15 +182,18 @@ describe('other entry points', () => {
   it('buffers want a map of a loaded object', () => {
     assert.throws(() => new RingBuffer({} as BpfMap), argError('map'));
     assert.throws(() => new PerfBuffer(undefined as unknown as BpfMap), argError('map'));
+    assert.deepEqual(fake.calls, []);
   });
   it('runOnCpus wants a loaded program', async () => {
     await assert.rejects(runOnCpus({} as BpfProgram, [0]), argError('program'));
+    assert.deepEqual(fake.calls, []);
   });
   it('fd helpers want fds', () => {
     assert.throws(() => perfEventOpen(null as unknown as { type: number; config: number }), argError('attr'));
     assert.throws(() => perfEventOpen({ type: 1, config: 0 }, { cpu: 0.5 }), argError('pid/cpu'));
     assert.throws(() => dupFd(-1), argError('fd'));
     assert.throws(() => closeFd(1.5), argError('fd'));
+    assert.deepEqual(fake.calls, []);
   });
   it('checkCpuRuns passes clean results through and raises the first failure', () => {
     const ok = [{ cpu: 0, retval: 0, errno: 0, ctxOut: null, ranOn: 0 }];

@@ -1,7 +1,12 @@
 // Kernel CPU lists (/sys/devices/system/cpu/{possible,online}, cpusets).
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { BpfArgumentError, formatCpuList, parseCpuList } from '../../src/index';
+import { formatCpuList, parseCpuList } from '../../src/cpu';
+import { BpfArgumentError } from '../../src/errors';
+import { installFakeNative } from '../support/fake-native';
+
+// Nothing is scripted: any call into the addon would throw (this is pure TypeScript).
+installFakeNative();
 
 describe('parseCpuList', () => {
   it('expands ranges and singles into sorted CPU numbers', () => {

@@ -2,8 +2,13 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { constants } from 'node:os';
-import { BpfError, ClosedError, UnsupportedFeatureError, VerifierError, errnoName, hintFor, summarizeVerifierLog } from '../../src/index';
-import { extractVerifierLogs } from '../../src/errors';
+import {
+  BpfError, ClosedError, UnsupportedFeatureError, VerifierError, errnoName, extractVerifierLogs, hintFor, summarizeVerifierLog,
+} from '../../src/errors';
+import { installFakeNative } from '../support/fake-native';
+
+// Nothing is scripted: any call into the addon would throw (this is pure TypeScript).
+installFakeNative();
 
 const E = constants.errno;
 

@@ -3,9 +3,13 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { constants } from 'node:os';
-import { BpfArgumentError, BpfError, ClosedError, GlobalSection } from '../../src/index';
-import { BtfKind, decodeInt, describeGlobals, encodeInt, resolveBtfType, type SectionAccess } from '../../src/globals';
+import { BpfArgumentError, BpfError, ClosedError } from '../../src/errors';
+import { BtfKind, decodeInt, describeGlobals, encodeInt, GlobalSection, resolveBtfType, type SectionAccess } from '../../src/globals';
 import type { NativeBtfType, NativeDatasecVar } from '../../src/native';
+import { installFakeNative } from '../support/fake-native';
+
+// Nothing is scripted: any call into the addon would throw (this is pure TypeScript).
+installFakeNative();
 
 // The BTF of: const volatile __u32 multiplier; const volatile __s16 small; const volatile
 // char label[8]; bool flag; struct pair p; enum mode m; struct pair *ptr; __u64 big;

@@ -1,10 +1,14 @@
-// explainLoadFailure with a fake feature probe (no kernel): which error a failed load becomes.
-import { describe, it } from 'node:test';
+// explainLoadFailure with a fake feature probe (no kernel): which error a failed load becomes;
+// and OpenBpfObject.load() over a fake addon: what it does with a failed load.
+import { beforeEach, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { constants } from 'node:os';
-import { BpfError, MapType, ProgramType, UnsupportedFeatureError, VerifierError } from '../../src/index';
-import { explainLoadFailure, type FeatureProbe } from '../../src/object';
+import { MapType, ProgramType } from '../../src/constants';
+import { BpfError, ClosedError, UnsupportedFeatureError, VerifierError } from '../../src/errors';
+import { setLogger, type LogLevel } from '../../src/log';
+import { explainLoadFailure, OpenBpfObject, type FeatureProbe } from '../../src/object';
 import type { NativeMapInfo, NativeProgramInfo } from '../../src/native';
+import { installFakeNative, type FakeObjectSpec } from '../support/fake-native';
 
 const E = constants.errno;
 
@@ -113,5 +117,60 @@ describe('explainLoadFailure', () => {
   it('does not take a failed probe (< 0) for a missing feature', () => {
     const err = explainLoadFailure(loadError(E.EINVAL), [], maps, progs, fakeKernel([MapType.HASH], [], -1));
     assert.ok(!(err instanceof UnsupportedFeatureError));
+  });
+});
+
+describe('OpenBpfObject.load() failing (fake addon)', () => {
+  let spec: FakeObjectSpec;
+  let missingMaps: number[] = [];
+  const fake = installFakeNative({
+    open: () => spec,
+    probeMapType: (t) => (missingMaps.includes(t) ? 0 : 1),
+    probeProgType: () => 1,
+  });
+  const logged: Array<[LogLevel, string]> = [];
+  setLogger((level, message) => void logged.push([level, message]));
+  beforeEach(() => {
+    fake.reset();
+    logged.length = 0;
+    missingMaps = [];
+  });
+
+  it('probes the kernel through the addon, throws UnsupportedFeatureError and closes the object once', () => {
+    spec = { maps, programs: progs, loadFailure: { errno: E.EINVAL, messages: ["libbpf: map 'events': failed to create: Invalid argument(-22)\n"] } };
+    missingMaps = [MapType.RINGBUF];
+    const open = OpenBpfObject.open(Buffer.alloc(0), { objectName: 'obj' });
+    assert.throws(() => open.load(), (e: unknown) =>
+      e instanceof UnsupportedFeatureError && e.feature === 'BPF_MAP_TYPE_RINGBUF' && e.minKernel === '5.8' &&
+      e.cause instanceof BpfError && e.cause.op === 'bpf_object__load' && e.cause.code === 'EINVAL');
+    assert.deepEqual(fake.calls.filter((c) => c.op.startsWith('probe')), [
+      { op: 'probeMapType', args: [MapType.HASH] },
+      { op: 'probeMapType', args: [MapType.RINGBUF] },
+    ]);
+    assert.deepEqual(logged, [['warn', "libbpf: map 'events': failed to create: Invalid argument(-22)\n"]]);
+    assert.equal(fake.objects[0].state, 'closed');
+    assert.throws(() => open.map('counts'), (e: unknown) => e instanceof ClosedError && /map 'counts' of BPF object 'obj' is closed/.test(e.message));
+    assert.throws(() => open.load(), ClosedError);
+    open.close();
+    assert.equal(fake.ops().filter((op) => op === 'close').length, 1, 'the handle is closed exactly once');
+  });
+
+  it("turns the verifier log in libbpf's messages into a VerifierError, without probing", () => {
+    const messages = ["libbpf: prog 'tick': -- BEGIN PROG LOAD LOG --\n", 'R0 !read_ok\nprocessed 2 insns\n-- END PROG LOAD LOG --\n'];
+    spec = { maps, programs: progs, loadFailure: { errno: E.EACCES, messages } };
+    const open = OpenBpfObject.open(Buffer.alloc(0));
+    assert.throws(() => open.load(), (e: unknown) =>
+      e instanceof VerifierError && e.program === 'tick' && e.summary === 'R0 !read_ok' && e.log === 'R0 !read_ok\nprocessed 2 insns\n');
+    assert.deepEqual(logged.map(([, m]) => m), messages);
+    assert.ok(!fake.ops().some((op) => op.startsWith('probe')), 'no probe');
+    assert.equal(fake.objects[0].state, 'closed');
+  });
+
+  it('keeps the errno and its hint when nothing explains the failure', () => {
+    spec = { maps, programs: progs, loadFailure: { errno: E.EPERM } };
+    assert.throws(() => OpenBpfObject.open(Buffer.alloc(0)).load(), (e: unknown) =>
+      e instanceof BpfError && !(e instanceof UnsupportedFeatureError) && e.code === 'EPERM' && /CAP_BPF/.test(e.hint ?? ''));
+    assert.ok(!fake.ops().some((op) => op.startsWith('probe')), 'EPERM is not probed');
+    assert.equal(fake.objects[0].state, 'closed');
   });
 });

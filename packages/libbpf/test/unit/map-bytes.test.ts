@@ -1,8 +1,12 @@
 // toBytes: how keys and values given as Buffer, number or bigint become map bytes.
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { BpfArgumentError } from '../../src/index';
+import { BpfArgumentError } from '../../src/errors';
 import { toBytes } from '../../src/map';
+import { installFakeNative } from '../support/fake-native';
+
+// Nothing is scripted: any call into the addon would throw (this is pure TypeScript).
+installFakeNative();
 
 describe('toBytes', () => {
   it('passes a Buffer of the exact size through as is', () => {

@@ -1,0 +1,32 @@
+// The packages' entry points as a user meets them: the ES module entry exports exactly what
+// the CommonJS one does (same objects, not copies), internals cannot be imported, and the
+// committed `sync-timer` shim runs from this checkout.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const require = createRequire(join(root, 'package.json'));
+
+for (const name of ['@bpf-sync-timer/libbpf', 'bpf-sync-timer']) {
+  test(`${name}: import and require give the same exports`, async () => {
+    const esm = await import(name);
+    const cjs = require(name);
+    assert.deepEqual(Object.keys(esm).sort(), Object.keys(cjs).filter((k) => k !== '__esModule').sort());
+    for (const k of Object.keys(esm)) assert.equal(esm[k], cjs[k], k);
+  });
+
+  test(`${name}: internal modules are not importable`, async () => {
+    await assert.rejects(import(`${name}/dist/src/errors.js`), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+    assert.throws(() => require(`${name}/dist/src/errors`), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+    assert.equal(require(`${name}/package.json`).name, name);
+  });
+}
+
+test('npx sync-timer include-dir answers from this checkout', () => {
+  const out = execFileSync('npx', ['--no-install', 'sync-timer', 'include-dir'], { cwd: root, encoding: 'utf8' });
+  assert.equal(out.trim(), join(root, 'packages', 'bpf-sync-timer', 'include'));
+});

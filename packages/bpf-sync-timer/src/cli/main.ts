@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The `sync-timer` command.
+// The `sync-timer` command. Only `monitor` and `doctor` need the native addon, so they are
+// imported when they run: `include-dir` and help work where the addon cannot load (a
+// missing prebuild, a failed source build), and test/unit/cli-no-addon.test.ts holds that.
 import { parseArgs } from 'node:util';
-import { includeDir } from '../index';
 import { SyncTimerError } from '../errors';
 import { MAX_SUBSCRIBERS } from '../subscribers';
 import { MODES, type TimerMode } from '../modes';
 import { bench, BENCH_USAGE } from './bench';
-import { doctor, renderChecks } from './doctor';
-import { monitor } from './monitor';
+import { INCLUDE_DIR } from './include-dir';
 import { parseCount, parseCpus, parseDuration, UsageError } from './units';
 
 const USAGE = `usage: sync-timer <command> [options]
@@ -33,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
         return await runMonitor(rest);
       case 'doctor': {
         const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, strict: true });
+        const { doctor, renderChecks } = await import('./doctor');
         const checks = await doctor();
         process.stdout.write(values.json ? JSON.stringify(checks, null, 2) + '\n' : renderChecks(checks));
         return checks.every((c) => c.ok) ? 0 : 1;
@@ -40,7 +41,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'bench':
         return await bench(rest);
       case 'include-dir':
-        process.stdout.write(`${includeDir}\n`);
+        parseArgs({ args: rest, options: {}, strict: true });
+        process.stdout.write(`${INCLUDE_DIR}\n`);
         return 0;
       case undefined:
       case '-h':
@@ -49,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command '${command}'`);
+        throw new UsageError(command.startsWith('-') ? `unknown option '${command}'` : `unknown command '${command}'`);
     }
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -58,6 +60,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof SyncTimerError) {
       process.stderr.write(`sync-timer: ${e.message} [${e.code}]\n`);
+      return 1;
+    }
+    // The binding's own load failures (no addon, missing libelf) already say what to do.
+    if (e instanceof Error && e.message.startsWith('@bpf-sync-timer/libbpf:')) {
+      process.stderr.write(`sync-timer: ${e.message}\n`);
       return 1;
     }
     throw e;
@@ -81,6 +88,7 @@ async function runMonitor(args: string[]): Promise<number> {
   if (mode !== 'auto' && !MODES.includes(mode)) throw new UsageError(`--mode: expected auto, modern, intermediate or legacy, got '${values.mode}'`);
   const durationNs = parseDuration('--duration', values.duration!);
   if (durationNs < 1_000_000_000n) throw new UsageError('--duration: at least 1s (the table refreshes every second)');
+  const { monitor } = await import('./monitor');
   await monitor({
     intervalNs: parseDuration('--interval', values.interval!),
     durationNs,

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { BpfObject, RingBuffer } from '@bpf-sync-timer/libbpf';
 import { SyncTimer, type TimerMode } from '../index';
-import { cpuReports, decodeTickRecord, SkewTracker, summary, type CpuReport, type TickRecord } from './metrics';
+import { cpuReports, decodeTickRecord, DeliveryTracker, SkewTracker, summary, type CpuReport, type TickRecord } from './metrics';
 import { formatDuration } from './units';
 
 /** Options of the monitor command. */
@@ -19,32 +19,58 @@ export interface MonitorOptions {
 /** The compiled probe subscriber (examples/tick-probe). */
 export const PROBE_OBJECT = path.resolve(__dirname, '..', '..', 'bpf', 'tick_probe.bpf.o');
 
+/** How often, at most, a probe other than the first sends a record per CPU. */
+const OTHER_PROBES_RECORD_NS = 10_000_000n;
+
 interface Probe {
   object: BpfObject;
-  hits(): bigint[];
+  id: number;
+  /** The probe's record_every: 1 sends every tick it sees. */
+  recordEvery: bigint;
 }
 
-function loadProbe(timer: SyncTimer, emit: boolean): Probe {
+/**
+ * Loads one probe subscriber. The first sends a record for every tick it sees; the
+ * others write into the first one's ring buffer and drop counter, once per block of
+ * ticks, so many subscribers stay cheap to watch.
+ */
+function loadProbe(timer: SyncTimer, first: Probe | undefined): Probe {
+  const id = timer.assignId();
+  const recordEvery = first ? max(1n, OTHER_PROBES_RECORD_NS / timer.intervalNs) : 1n;
   const open = BpfObject.open(PROBE_OBJECT);
   try {
     open.map('sync_timer_bitmap').reuseFd(timer.borrowedMapFd());
-    open.rodata.set('my_sync_timer_id', BigInt(timer.assignId()));
-    open.rodata.set('emit_records', emit ? 1 : 0);
+    if (first) {
+      open.map('records').reuseFd(first.object.map('records').fd);
+      open.map('drops').reuseFd(first.object.map('drops').fd);
+    }
+    open.rodata.set('my_sync_timer_id', BigInt(id));
+    open.rodata.set('record_every', recordEvery);
   } catch (e) {
     open.close();
     throw e;
   }
   const object = open.load();
-  object.attachAll();
-  return { object, hits: () => object.map('hits').lookupPerCpu(0)!.map((b) => b.readBigUInt64LE(0)) };
+  try {
+    object.attachAll();
+  } catch (e) {
+    object.close();
+    throw e;
+  }
+  return { object, id, recordEvery };
 }
+
+const max = (a: bigint, b: bigint) => (a > b ? a : b);
 
 /** One second's report. */
 export interface Report {
   second: number;
   cpus: CpuReport[];
   skewUs: { p50: number; p99: number };
-  /** Per subscriber: ticks seen / ticks the timer fired on the armed CPUs, this period. */
+  /**
+   * Per subscriber: of the ticks the timer published on the armed CPUs, the share it saw,
+   * counted by tick index up to its newest record (see DeliveryTracker). At most 1.
+   */
   subscriberDelivery: number[];
   /** Records the probe's ring buffer had no room for (cumulative). */
   dropped: number;
@@ -61,21 +87,30 @@ export async function monitor(opts: MonitorOptions): Promise<Report[]> {
   let ring: RingBuffer | undefined;
   const reports: Report[] = [];
   try {
-    for (let i = 0; i < opts.subscribers; i++) probes.push(loadProbe(timer, i === 0));
+    for (let i = 0; i < opts.subscribers; i++) probes.push(loadProbe(timer, probes[0]));
     let records: TickRecord[] = [];
     const skew = new SkewTracker(timer.cpus.length);
+    const delivery = new DeliveryTracker(new Map(probes.map((p) => [p.id, p.recordEvery])));
+    const first = probes[0].id;
     ring = new RingBuffer(probes[0].object.map('records'), (b) => {
       const r = decodeTickRecord(b);
+      delivery.add(r);
+      if (r.subscriber !== first) return;
       records.push(r);
       skew.add(r);
     });
+    // a re-armed timer counts its ticks afresh (the timer, and so these listeners, go in finally)
+    const interrupt = (e: { cpu: number }) => delivery.interrupt(e.cpu);
+    timer.on('cpu-offline', interrupt);
+    timer.on('cpu-rearmed', interrupt);
+    const drops = probes[0].object.map('drops');
+    const dropped = () => Number(drops.lookupPerCpu(0)!.reduce((a, b) => a + b.readBigUInt64LE(0), 0n));
     if (!opts.json) {
       out.write(`sync-timer monitor: ${formatDuration(timer.intervalNs)} ticks on CPUs ${timer.cpus.join(',')} (${timer.mode} mode), ${opts.subscribers} subscriber(s)` +
         `${timer.skippedCpus.length ? `; skipped ${timer.skippedCpus.map((s) => `${s.cpu} (${s.reason})`).join(', ')}` : ''}\n`);
     }
-    const sumHits = (p: Probe) => p.hits().filter((_, cpu) => timer.cpus.includes(cpu)).reduce((a, b) => a + b, 0n);
     let lastStats = timer.stats();
-    let lastHits = probes.map(sumHits);
+    let lastDropped = dropped();
     let last = process.hrtime.bigint();
     const end = last + opts.durationNs;
     const stopped = waitForStop();
@@ -88,22 +123,21 @@ export async function monitor(opts: MonitorOptions): Promise<Report[]> {
       const seconds = Number(t - last) / 1e9;
       last = t;
       const stats = timer.stats();
-      const missed = new Map(stats.map((s, i) => [s.cpu, Number(s.missed - lastStats[i].missed)]));
-      const fired = stats.reduce((a, s, i) => a + (s.ticks - lastStats[i].ticks), 0n);
-      const hits = probes.map(sumHits);
+      const missed = new Map(stats.map((s) => [s.cpu, Number(s.missed - (lastStats.find((l) => l.cpu === s.cpu)?.missed ?? s.missed))]));
+      const drops = dropped();
       const skews = summary(skew.take().map((ns) => ns / 1000));
       const report: Report = {
         second,
         cpus: cpuReports(timer.cpus, records, seconds, missed),
         skewUs: { p50: skews.p50, p99: skews.p99 },
-        subscriberDelivery: hits.map((h, i) => (fired > 0n ? Number(h - lastHits[i]) / Number(fired) : NaN)),
-        dropped: Number(probes[0].object.map('drops').lookupPerCpu(0)!.reduce((a, b) => a + b.readBigUInt64LE(0), 0n)),
+        subscriberDelivery: delivery.take(timer.cpus, drops > lastDropped).map((d) => d.ratio),
+        dropped: drops,
       };
       reports.push(report);
       out.write(opts.json ? toJson(report, timer) : render(report, timer, out));
       records = [];
       lastStats = stats;
-      lastHits = hits;
+      lastDropped = drops;
     }
     stopped.dispose();
   } finally {
@@ -136,6 +170,9 @@ function waitForStop(): { promise: Promise<boolean>; dispose(): void } {
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
+/** A share as a percentage rounded down to 0.1, so that 100.0% means every tick. */
+const percentDown = (share: number) => Math.floor(share * 1000 + 1e-9) / 10;
+
 function render(r: Report, timer: SyncTimer, out: NodeJS.WritableStream): string {
   const lines = [
     `second ${r.second}`,
@@ -143,7 +180,7 @@ function render(r: Report, timer: SyncTimer, out: NodeJS.WritableStream): string
     ...r.cpus.map((c) => `  ${String(c.cpu).padStart(3)} ${fmt(c.ticksPerSecond, 0).padStart(9)} ${fmt(c.latenessUs.p50).padStart(13)} ${fmt(c.latenessUs.p99).padStart(8)} ${fmt(c.latenessUs.max).padStart(9)} ${String(c.missed).padStart(8)} ${String(c.migrations).padStart(12)}`),
     `  cross-CPU skew of the same tick: p50 ${fmt(r.skewUs.p50)} µs, p99 ${fmt(r.skewUs.p99)} µs` +
       (timer.cpus.length < 2 ? ' (one CPU: no skew)' : ''),
-    `  subscribers' delivery: ${r.subscriberDelivery.map((d) => `${fmt(d * 100, 1)}%`).join(' ')}${r.dropped ? `  (ring buffer drops: ${r.dropped})` : ''}`,
+    `  subscribers' delivery: ${r.subscriberDelivery.map((d) => `${fmt(percentDown(d), 1)}%`).join(' ')}${r.dropped ? `  (ring buffer drops: ${r.dropped})` : ''}`,
   ];
   const tty = (out as NodeJS.WriteStream).isTTY;
   return (tty ? '\x1b[H\x1b[J' : '') + lines.join('\n') + '\n';

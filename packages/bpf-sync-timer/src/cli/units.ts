@@ -1,5 +1,6 @@
 // Command-line values with units: durations (`500us`, `1ms`, `2s`) and CPU lists.
-import { parseCpuList } from '@bpf-sync-timer/libbpf';
+// No import of the binding: main.ts loads this for every command, and include-dir and
+// help must work where the native addon cannot load.
 
 /** A bad command-line value: the CLI prints the message and exits with status 2. */
 export class UsageError extends Error {
@@ -31,8 +32,10 @@ export function formatDuration(ns: bigint): string {
   return `${ns} ns`;
 }
 
-/** Parses `0-3,5` into CPU numbers. */
+/** Parses `0-3,5` into CPU numbers (loads the binding, which has the parser). */
 export function parseCpus(text: string): number[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parseCpuList } = require('@bpf-sync-timer/libbpf') as typeof import('@bpf-sync-timer/libbpf');
   try {
     const cpus = parseCpuList(text);
     if (cpus.length === 0) throw new Error('empty');

@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { includeDir } from '../../src/index';
 import { requireRoot } from './helpers';
 
 const BIN = path.resolve(__dirname, '..', '..', 'src', 'cli', 'main.js');
@@ -24,7 +25,8 @@ describe('sync-timer CLI', () => {
       assert.equal(l.migrations, 0);
       assert.ok(l.lateness_us.p50 >= 0 && l.lateness_us.p50 <= l.lateness_us.p99 && l.lateness_us.p99 <= l.lateness_us.max);
       assert.equal(l.subscriber_delivery.length, 2);
-      for (const d of l.subscriber_delivery) assert.ok(d > 0.97 && d <= 1.0001, `delivery ${d}`);
+      // counted by tick index, so never above 1; below only for ticks a subscriber really missed
+      for (const d of l.subscriber_delivery) assert.ok(d >= 0.99 && d <= 1, `CPU ${l.cpu} second ${l.second}: delivery ${d}`);
       if (cpus.size > 1) assert.ok(l.skew_us.p50 >= 0 && l.skew_us.p50 < 1000, `skew ${l.skew_us.p50}`);
     }
   });
@@ -56,11 +58,12 @@ describe('sync-timer CLI', () => {
     assert.match(tooSmall.stderr, /INTERVAL_TOO_SMALL/);
   });
 
-  it('include-dir prints the directory holding the C headers', () => {
+  it('include-dir prints the directory holding the C headers, the package\'s includeDir', () => {
     const r = run('include-dir');
     assert.equal(r.status, 0);
     const dir = r.stdout.trim();
     assert.ok(fs.existsSync(path.join(dir, 'sync_timer_bitmap.bpf.h')) && fs.existsSync(path.join(dir, 'sync_timer.bpf.h')));
+    assert.equal(dir, includeDir);
   });
 
   it('doctor reports every check OK on this machine and the mode it would use', () => {

@@ -31,7 +31,7 @@ describe('CLI values', () => {
 });
 
 const rec = (cpu: number, tick: bigint, firedOffset: bigint, expectedCpu = cpu): TickRecord => ({
-  tickIndex: tick, nominalNs: tick * 1000n, firedNs: tick * 1000n + firedOffset, seenNs: 0n, missed: 0n, cpu, expectedCpu,
+  tickIndex: tick, nominalNs: tick * 1000n, firedNs: tick * 1000n + firedOffset, seenNs: 0n, missed: 0n, cpu, expectedCpu, hits: tick, subscriber: 0,
 });
 
 describe('monitor metrics', () => {

@@ -10,9 +10,10 @@ import type { BpfLink } from './link';
 import { flushLog } from './log';
 import { BpfMap, OpenMap } from './map';
 import { native, type NativeMapInfo, type NativeProgramInfo } from './native';
+import { checkOptions, optionNames } from './options';
 import { BpfProgram, OpenProgram } from './program';
 
-/** Options of `BpfObject.open`. */
+/** Options of `BpfObject.open`; any other name is refused with a BpfArgumentError. */
 export interface OpenOptions {
   /** Object name (default: from the file name); prefixes internal map names. */
   objectName?: string;
@@ -21,6 +22,8 @@ export interface OpenOptions {
   /** Verifier log level for successful loads too (1 or 2); failed loads always get their log. */
   logLevel?: number;
 }
+
+const OPEN_OPTION_NAMES = optionNames<OpenOptions>()('objectName', 'btfCustomPath', 'logLevel');
 
 const SECTIONS = ['.rodata', '.data', '.bss'] as const;
 type SectionName = (typeof SECTIONS)[number];
@@ -104,6 +107,7 @@ export class OpenBpfObject extends Phase {
     if (typeof source !== 'string' && !Buffer.isBuffer(source)) {
       throw new BpfArgumentError('pathOrBuffer', 'expected a file path or a Buffer holding an ELF object');
     }
+    checkOptions('BpfObject.open', options, OPEN_OPTION_NAMES);
     if (typeof source === 'string' && !fs.existsSync(source)) {
       throw new BpfError('bpf_object__open', osConstants.errno.ENOENT, `no BPF object file at ${path.resolve(source)}`);
     }
@@ -197,7 +201,6 @@ export class OpenBpfObject extends Phase {
 }
 
 function validateOpenOptions(o: OpenOptions): OpenOptions {
-  if (o === null || typeof o !== 'object') throw new BpfArgumentError('options', 'expected an object');
   if (o.objectName !== undefined && (typeof o.objectName !== 'string' || o.objectName === '')) {
     throw new BpfArgumentError('objectName', 'expected a non-empty string');
   }
@@ -261,7 +264,10 @@ export function explainLoadFailure(e: unknown, messages: string[], maps: NativeM
     }
   }
   const detail = messages.filter((m) => /error|fail|invalid|unsupported|not permitted/i.test(m)).map((m) => m.trim()).slice(-3).join(' | ');
-  return new BpfError('bpf_object__load', e.errno, detail ? `loading the object failed: ${detail}` : undefined, { cause: e });
+  // The addon's message is "op: strerror (CODE)..."; keep the strerror text in front, since
+  // libbpf's own lines name the errno only as -EPERM and the like (1.7 and later).
+  const reason = /^[a-z_]+: ([^(]+?) \(E/.exec(e.message)?.[1];
+  return new BpfError('bpf_object__load', e.errno, detail ? `loading the object failed: ${reason ? `${reason}: ` : ''}${detail}` : undefined, { cause: e });
 }
 
 /** A loaded object: its maps exist and its programs are in the kernel. */

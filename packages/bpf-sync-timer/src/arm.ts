@@ -1,6 +1,6 @@
 // Arming the per-CPU timers of a DEFINE_SYNC_TIMER init program: CPU selection, stale
 // sysctl recovery, the mode probe with fallback, and timer_migration handling.
-import { allowedCpus, onlineCpus, possibleCpus, runOnCpus, type BpfProgram } from '@bpf-sync-timer/libbpf';
+import { allowedCpus, checkOptions, onlineCpus, optionNames, possibleCpus, runOnCpus, type BpfProgram } from '@bpf-sync-timer/libbpf';
 import { selectCpus, type SkippedCpu } from './cpus';
 import { SyncTimerError } from './errors';
 import { armTimers, decodeInitRun, encodeInitArgs, MODES, needsTimerMigrationOff, type CpuArmResult, type ModeOption, type ModeWrapper, type TimerMode } from './modes';
@@ -14,6 +14,17 @@ export interface ArmOptions {
   cpus?: number[];
   /** Receives the timer's decisions (default: warnings to stderr). */
   logger?: Log;
+}
+
+/** The names of `ArmOptions`, in the order messages list them. */
+export const ARM_OPTION_NAMES = optionNames<ArmOptions>()('mode', 'cpus', 'logger');
+
+/**
+ * Rejects an options object that is not a plain object or has a name not in `known`
+ * (INVALID_OPTION, naming the nearest known one), before anything is loaded.
+ */
+export function checkOptionNames(what: string, options: unknown, known: readonly string[]): void {
+  checkOptions(what, options, known, (message) => new SyncTimerError('INVALID_OPTION', message));
 }
 
 /** What arming produced. */

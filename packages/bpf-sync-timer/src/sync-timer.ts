@@ -1,8 +1,8 @@
 // SyncTimer: the shared per-CPU timer and its subscriber ids.
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
-import { BpfError, BpfObject, dupFd, numPossibleCpus, onlineCpus, VerifierError, type BpfMap, type BpfProgram } from '@bpf-sync-timer/libbpf';
-import { armProgram, checkArmOptions, defaultLog, modeWrapper, runInit, type ArmOptions } from './arm';
+import { BpfError, BpfObject, dupFd, numPossibleCpus, onlineCpus, optionNames, VerifierError, type BpfMap, type BpfProgram } from '@bpf-sync-timer/libbpf';
+import { ARM_OPTION_NAMES, armProgram, checkArmOptions, checkOptionNames, defaultLog, modeWrapper, runInit, type ArmOptions } from './arm';
 import type { SkippedCpu } from './cpus';
 import { CpuWatcher, type HotplugEvent } from './hotplug';
 import { SyncTimerError } from './errors';
@@ -18,7 +18,7 @@ export const TIMER_OBJECT_PATH = path.resolve(__dirname, '..', 'bpf', 'sync_time
 /** Directory of the C headers (`sync_timer_bitmap.bpf.h`, `sync_timer.bpf.h`), for `clang -I`. */
 export const includeDir: string = path.resolve(__dirname, '..', '..', 'include');
 
-/** Options of `SyncTimer.start`. */
+/** Options of `SyncTimer.start`; any other name is refused with INVALID_OPTION. */
 export interface SyncTimerOptions extends ArmOptions {
   /**
    * How often (ms) to check for CPUs going offline or coming back, and re-arm them
@@ -26,6 +26,8 @@ export interface SyncTimerOptions extends ArmOptions {
    */
   watchCpusMs?: number | false;
 }
+
+const SYNC_TIMER_OPTION_NAMES = optionNames<SyncTimerOptions>()(...ARM_OPTION_NAMES, 'watchCpusMs');
 
 const BITMAP_MAP = 'sync_timer_bitmap';
 const STATES_MAP = 'sync_timer_states_shared';
@@ -92,11 +94,13 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
 
   /**
    * Loads the timer and arms it on every selected CPU. Rejects with a SyncTimerError:
-   * INTERVAL_* before anything is loaded, UNSUPPORTED_KERNEL, OPEN_FAILED/LOAD_FAILED,
-   * a per-CPU code, MODE_UNSUPPORTED or ALL_MODES_FAILED. Leaves nothing behind on failure.
+   * INTERVAL_* and INVALID_OPTION (bad values, unknown names) before anything is loaded,
+   * UNSUPPORTED_KERNEL, OPEN_FAILED/LOAD_FAILED, a per-CPU code, MODE_UNSUPPORTED or
+   * ALL_MODES_FAILED. Leaves nothing behind on failure.
    */
   static async start(intervalNs: number | bigint, options: SyncTimerOptions = {}): Promise<SyncTimer> {
     const interval = checkInterval(intervalNs);
+    checkOptionNames('SyncTimer.start', options, SYNC_TIMER_OPTION_NAMES);
     checkArmOptions(options);
     const every = options.watchCpusMs;
     if (every !== undefined && every !== false && (!Number.isInteger(every) || every < 10)) {
@@ -229,11 +233,13 @@ function loadTimerObject(interval: bigint): BpfObject {
   }
 }
 
-/** Options of `initSyncTimerProgram`. */
+/** Options of `initSyncTimerProgram`; any other name is refused with INVALID_OPTION. */
 export interface InitProgramOptions extends ArmOptions {
   /** The object's `sync_timer_states_<name>` map, to read `stats()`. */
   statesMap?: BpfMap;
 }
+
+const INIT_PROGRAM_OPTION_NAMES = optionNames<InitProgramOptions>()(...ARM_OPTION_NAMES, 'statesMap');
 
 /** A timer a `DEFINE_SYNC_TIMER` put in the user's own object, once armed. */
 export interface ProgramTimer {
@@ -254,6 +260,7 @@ export async function initSyncTimerProgram(program: BpfProgram, options: InitPro
   if (!program || typeof (program as BpfProgram).testRun !== 'function') {
     throw new SyncTimerError('INVALID_OPTION', 'program must be a loaded BpfProgram (the sync_timer_init_<name> program)');
   }
+  checkOptionNames('initSyncTimerProgram', options, INIT_PROGRAM_OPTION_NAMES);
   checkKernel();
   const armed = await armProgram(program, options);
   const states = options.statesMap;

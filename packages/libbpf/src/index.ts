@@ -15,7 +15,7 @@ import { native } from './native';
 export { BpfError, BpfArgumentError, ClosedError, UnsupportedFeatureError, VerifierError, errnoName, hintFor, summarizeVerifierLog } from './errors';
 export { BpfObject, OpenBpfObject, type OpenOptions } from './object';
 export { BpfMap, OpenMap, type MapBytes } from './map';
-export { BpfProgram, OpenProgram, runOnCpus, checkCpuRuns, type CpuRunResult, type TestRunOptions, type TestRunResult } from './program';
+export { BpfProgram, OpenProgram, runOnCpus, checkCpuRuns, type CpuRunResult, type RunOnCpusOptions, type TestRunOptions, type TestRunResult } from './program';
 export { BpfLink } from './link';
 export { GlobalSection, type GlobalValue, type GlobalVar } from './globals';
 export { RingBuffer } from './ring-buffer';
@@ -24,7 +24,8 @@ export { possibleCpus, onlineCpus, allowedCpus, numPossibleCpus, parseCpuList, f
 export { setLogger, defaultLogger, type Logger, type LogLevel } from './log';
 export { MapType, ProgramType, UpdateFlags, mapTypeName, programTypeName } from './constants';
 export { ensureTracefs, tracefsMounted } from './tracefs';
-export { perfEventOpen, dupFd, closeFd, PerfType, type PerfEventAttr } from './sys';
+export { perfEventOpen, dupFd, closeFd, PerfType, type PerfEventAttr, type PerfEventOpenOptions } from './sys';
+export { checkOptions, optionNames } from './options';
 
 native().setErrorFactory((op, errno, message) => new BpfError(op, errno, message));
 

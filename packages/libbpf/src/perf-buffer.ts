@@ -4,6 +4,7 @@ import { BpfArgumentError, BpfError } from './errors';
 import { EventSource } from './event-source';
 import { BpfMap } from './map';
 import { native } from './native';
+import { checkOptions, optionNames } from './options';
 
 /** One perf buffer sample. */
 export interface PerfRecord {
@@ -13,13 +14,15 @@ export interface PerfRecord {
   data: Buffer;
 }
 
-/** Options of `PerfBuffer`. */
+/** Options of `PerfBuffer`; any other name is refused with a BpfArgumentError. */
 export interface PerfBufferOptions {
   /** Pages per CPU ring, a power of two (default 64). */
   pagesPerCpu?: number;
   /** Called with the number of samples the kernel dropped since the last call. */
   onLost?: (count: number) => void;
 }
+
+const PERF_BUFFER_OPTION_NAMES = optionNames<PerfBufferOptions>()('pagesPerCpu', 'onLost');
 
 /**
  * Consumes a BPF_MAP_TYPE_PERF_EVENT_ARRAY map (kernel 4.4) on the Node event loop via
@@ -32,6 +35,7 @@ export class PerfBuffer extends EventSource<PerfRecord> {
     super(`perf buffer '${map?.name}'`, callback);
     if (!(map instanceof BpfMap)) throw new BpfArgumentError('map', 'expected a BpfMap of a loaded object');
     if (map.type !== MapType.PERF_EVENT_ARRAY) throw new BpfArgumentError('map', `'${map.name}' is ${map.typeName}, not BPF_MAP_TYPE_PERF_EVENT_ARRAY`);
+    checkOptions('PerfBuffer', options, PERF_BUFFER_OPTION_NAMES);
     const pages = options.pagesPerCpu ?? 64;
     if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
       throw new BpfArgumentError('pagesPerCpu', `expected a power of two, got ${String(pages)}`);

@@ -5,6 +5,7 @@ import { BpfArgumentError, BpfError, hintFor } from './errors';
 import { BpfLink } from './link';
 import { flushLog } from './log';
 import type { NativeLinkHandle, NativeProgramInfo } from './native';
+import { checkOptions, optionNames } from './options';
 import { possibleCpus } from './cpu';
 import { ensureTracefs } from './tracefs';
 
@@ -45,7 +46,7 @@ export class OpenProgram extends ProgramBase {
   }
 }
 
-/** Input of `BpfProgram.testRun` (BPF_PROG_TEST_RUN). */
+/** Input of `BpfProgram.testRun` (BPF_PROG_TEST_RUN); any other name is refused with a BpfArgumentError. */
 export interface TestRunOptions {
   /** Context passed to the program (syscall programs: your argument struct; raw_tp: the u64 args). */
   ctxIn?: Buffer;
@@ -60,6 +61,8 @@ export interface TestRunOptions {
   /** Run on this CPU (raw_tp programs only; kernel 5.10). */
   cpu?: number;
 }
+
+const TEST_RUN_OPTION_NAMES = optionNames<TestRunOptions>()('ctxIn', 'dataIn', 'repeat', 'ctxOutSize', 'dataOutSize', 'cpu');
 
 /** Output of `BpfProgram.testRun`. */
 export interface TestRunResult {
@@ -123,6 +126,7 @@ export class BpfProgram extends ProgramBase {
 
   /** Runs the program once in the kernel with BPF_PROG_TEST_RUN (kernel >= 4.12; syscall programs 5.14). */
   testRun(options: TestRunOptions = {}): TestRunResult {
+    checkOptions('BpfProgram.testRun', options, TEST_RUN_OPTION_NAMES);
     const ctxIn = optBuffer('ctxIn', options.ctxIn);
     const dataIn = optBuffer('dataIn', options.dataIn);
     const repeat = optU32('repeat', options.repeat, 0);
@@ -204,12 +208,20 @@ export interface CpuRunResult {
   ranOn: number;
 }
 
+/** Options of `runOnCpus`; any other name is refused with a BpfArgumentError. */
+export interface RunOnCpusOptions {
+  /** Bytes of context to copy back (not for syscall programs: their ctxIn comes back as ctxOut). Default 0. */
+  ctxOutSize?: number;
+}
+
+const RUN_ON_CPUS_OPTION_NAMES = optionNames<RunOnCpusOptions>()('ctxOutSize');
+
 /**
  * Runs `program` once on each CPU in `cpus`, each time from a native thread pinned to that
  * CPU (checked with sched_getcpu before the run). The JS thread's affinity never changes.
  * Per-CPU failures are reported in the results, not thrown. Kernel >= 5.14 for syscall programs.
  */
-export async function runOnCpus(program: BpfProgram, cpus: readonly number[], ctxIn?: Buffer, options: { ctxOutSize?: number } = {}): Promise<CpuRunResult[]> {
+export async function runOnCpus(program: BpfProgram, cpus: readonly number[], ctxIn?: Buffer, options: RunOnCpusOptions = {}): Promise<CpuRunResult[]> {
   if (!(program instanceof BpfProgram)) throw new BpfArgumentError('program', 'expected a loaded BpfProgram');
   if (!Array.isArray(cpus) || cpus.length === 0) throw new BpfArgumentError('cpus', 'expected a non-empty array of CPU numbers');
   const possible = new Set(possibleCpus());
@@ -218,6 +230,7 @@ export async function runOnCpus(program: BpfProgram, cpus: readonly number[], ct
   }
   if (new Set(cpus).size !== cpus.length) throw new BpfArgumentError('cpus', 'lists a CPU twice');
   const ctx = optBuffer('ctxIn', ctxIn);
+  checkOptions('runOnCpus', options, RUN_ON_CPUS_OPTION_NAMES);
   const ctxOutSize = optU32('ctxOutSize', options.ctxOutSize, 0);
   if (program.type === ProgramType.SYSCALL && ctxOutSize) throw new BpfArgumentError('ctxOutSize', 'syscall programs return their context in place; leave ctxOutSize out');
   const runs = await program.nativeCall((h, i) => h.progRunOnCpus(i, [...cpus], ctx, ctxOutSize));

@@ -15,7 +15,7 @@ const LANES = ['unit', 'kernel', 'matrix', 'install'];
 const roots = ['packages/libbpf/dist/test', 'packages/bpf-sync-timer/dist/test', 'examples', 'scripts/test'];
 const UNIT_EXTRA = ['scripts/test/readme.test.mjs'];
 const MATRIX = ['scripts/test/kernel-matrix.test.mjs', 'scripts/test/vm-runner.test.mjs'];
-const INSTALL = ['scripts/test/install.test.mjs', 'scripts/test/pack.test.mjs'];
+const INSTALL = ['scripts/test/install.test.mjs', 'scripts/test/pack.test.mjs', 'scripts/test/unit-as-user.test.mjs'];
 
 let args = process.argv.slice(2);
 let lanes = LANES;

@@ -30,3 +30,10 @@ test('npx sync-timer include-dir answers from this checkout', () => {
   const out = execFileSync('npx', ['--no-install', 'sync-timer', 'include-dir'], { cwd: root, encoding: 'utf8' });
   assert.equal(out.trim(), join(root, 'packages', 'bpf-sync-timer', 'include'));
 });
+
+test('npx sync-timer doctor answers from this checkout, with the pinned libbpf', () => {
+  const out = execFileSync('npx', ['--no-install', 'sync-timer', 'doctor', '--json'], { cwd: root, encoding: 'utf8' });
+  const checks = JSON.parse(out);
+  assert.ok(checks.every((c) => c.ok), out);
+  assert.equal(checks.find((c) => c.name === 'libbpf').detail, '1.7.0');
+});

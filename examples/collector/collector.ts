@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BpfError, BpfObject, RingBuffer } from '@bpf-sync-timer/libbpf';
-import { checkInterval, SyncTimer, SyncTimerError, type CpuTimerStats } from 'bpf-sync-timer';
+import { checkInterval, SyncTimer, SyncTimerError, type CpuTimerStats, type Subscriber } from 'bpf-sync-timer';
 import { decodeRecord, toNdjson, type CollectorRecord } from './records';
 
 const OBJECT_PATH = path.join(__dirname, '../../collector/obj/collector.bpf.o');
@@ -35,34 +35,30 @@ export interface Collector {
 /** Starts the timer and the collector's programs; records flow until `stop()`. */
 export async function startCollector(options: CollectorOptions): Promise<Collector> {
   const timer = await SyncTimer.start(options.intervalNs);
-  let object: BpfObject | undefined;
   try {
-    using open = BpfObject.open(OBJECT_PATH);
-    open.map('sync_timer_bitmap').reuseFd(timer.borrowedMapFd());
-    open.rodata.set('my_sync_timer_id', timer.assignId());
-    object = open.load();
-    // The ring buffer exists before the programs are attached, so no record is lost.
-    const ring = new RingBuffer(object.map('records'), (bytes) => options.onRecord(decodeRecord(bytes)));
-    object.attachAll();
-    return { timer, stop: stopper(timer, object, ring) };
+    // Shares the object's sync_timer_bitmap with the timer's, sets my_sync_timer_id (a
+    // const volatile) before load, loads and attaches; closing it gives the id back.
+    const subscriber = timer.subscribe(BpfObject.open(OBJECT_PATH), { idVariable: 'my_sync_timer_id' });
+    // Records written before this wait in the ring buffer map: none is lost.
+    const ring = new RingBuffer(subscriber.object.map('records'), (bytes) => options.onRecord(decodeRecord(bytes)));
+    return { timer, stop: stopper(timer, subscriber, ring) };
   } catch (e) {
-    object?.close();
-    timer.close();
+    timer.close(); // closes the subscriber too
     throw e;
   }
 }
 
-function stopper(timer: SyncTimer, object: BpfObject, ring: RingBuffer): () => CollectorSummary {
+function stopper(timer: SyncTimer, subscriber: Subscriber, ring: RingBuffer): () => CollectorSummary {
   let summary: CollectorSummary | undefined;
   return () => {
     if (summary) return summary;
     ring.close(); // consumes what is ready first
-    const drops = object.map('drops').lookupPerCpu(0)!;
+    const drops = subscriber.object.map('drops').lookupPerCpu(0)!;
     summary = {
       drops: timer.cpus.map((cpu) => ({ cpu, drops: drops[cpu].readBigUInt64LE(0) })),
       timer: timer.stats(),
     };
-    object.close();
+    subscriber.close();
     timer.close();
     return summary;
   };

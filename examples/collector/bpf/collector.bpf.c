@@ -15,13 +15,8 @@
 
 #include "sync_timer_bitmap.bpf.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sync_timer_bitmap_entry);
-} sync_timer_bitmap SEC(".maps");
-
+/* collector.ts: timer.subscribe() shares this map with the timer's and sets the id before load. */
+SYNC_TIMER_BITMAP_MAP(sync_timer_bitmap);
 const volatile __u64 my_sync_timer_id;
 
 enum record_kind {
@@ -101,17 +96,14 @@ static __always_inline __u64 take_switches(void)
 SEC("tracepoint/timer/hrtimer_expire_exit")
 int on_tick(void *ctx)
 {
-	struct sync_timer_bitmap_entry *entry;
+	struct sync_timer_bitmap_entry *entry = sync_timer_take_tick(&sync_timer_bitmap, my_sync_timer_id);
 	struct collector_record *r;
 	__u32 key = 0;
 	__u32 cpu;
 	__u64 id;
 
-	if (!sync_timer_check_and_reset(&sync_timer_bitmap, my_sync_timer_id))
-		return 0;
-	entry = bpf_map_lookup_elem(&sync_timer_bitmap, &key);
 	if (!entry)
-		return 0;
+		return 0; /* not a tick, or not ours */
 
 	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
 	if (!r) {
@@ -124,7 +116,7 @@ int on_tick(void *ctx)
 
 	cpu = bpf_get_smp_processor_id();
 	id = bpf_get_current_pid_tgid();
-	r->kind = entry->expected_cpu == cpu ? RECORD_TICK : RECORD_MIGRATION;
+	r->kind = sync_timer_tick_migrated(entry) ? RECORD_MIGRATION : RECORD_TICK;
 	r->cpu = cpu;
 	r->expected_cpu = entry->expected_cpu;
 	r->pid = id >> 32;

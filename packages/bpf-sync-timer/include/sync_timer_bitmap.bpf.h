@@ -8,33 +8,36 @@
  * 64 bits of trigger_mask. A subscriber owns one bit (an id in 0..63 handed
  * out by user space) and, from a program attached to
  * tracepoint/timer/hrtimer_expire_exit (or tp_btf/hrtimer_expire_exit),
- * calls sync_timer_check_and_reset(): it returns 1 at most once per tick per
- * subscriber. bpf_timer itself is unavailable to tracing programs, hence this
- * indirection.
+ * calls sync_timer_take_tick() (or sync_timer_check_and_reset(), the seeds'
+ * form): it hands a tick to a subscriber at most once per tick. bpf_timer
+ * itself is unavailable to tracing programs, hence this indirection.
  *
- * Usage in a consumer object:
+ * Usage in a consumer object (user space: timer.subscribe(open, { idVariable:
+ * 'my_sync_timer_id' }) shares the map, sets the id, loads and attaches):
  *
  *   #include "sync_timer_bitmap.bpf.h"
  *
- *   struct {
- *       __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
- *       __uint(max_entries, 1);
- *       __type(key, __u32);
- *       __type(value, struct sync_timer_bitmap_entry);
- *   } sync_timer_bitmap SEC(".maps");
- *
+ *   SYNC_TIMER_BITMAP_MAP(sync_timer_bitmap);
  *   const volatile __u64 my_sync_timer_id;   // set by user space before load
  *
  *   SEC("tracepoint/timer/hrtimer_expire_exit")
  *   int on_expire_exit(void *ctx)
  *   {
- *       if (!sync_timer_check_and_reset(&sync_timer_bitmap, my_sync_timer_id))
- *           return 0;
- *       // one tick for this subscriber; the entry (key 0) has the details,
- *       // entry->expected_cpu != bpf_get_smp_processor_id() means the timer
- *       // migrated away from its CPU.
+ *       struct sync_timer_bitmap_entry *tick =
+ *           sync_timer_take_tick(&sync_timer_bitmap, my_sync_timer_id);
+ *
+ *       if (!tick)
+ *           return 0;                 // not a tick, or not for this subscriber
+ *       if (sync_timer_tick_migrated(tick))
+ *           return 0;                 // fired on another CPU than armed for
+ *       // one tick for this subscriber: tick->tick_index, nominal_ns, ...
  *       return 0;
  *   }
+ *
+ * The explicit form, as the seeds write it, keeps working: declare the map
+ * yourself (a BPF_MAP_TYPE_PERCPU_ARRAY, one entry, key __u32, value
+ * struct sync_timer_bitmap_entry), call sync_timer_check_and_reset() and
+ * look the entry up yourself.
  *
  * A tick a subscriber does not see before the next one is overwritten; a
  * jump in tick_index (beyond `missed` growth) shows it.
@@ -101,6 +104,72 @@ static __always_inline int sync_timer_check_and_reset(void *bitmap_map, __u64 su
 	/* atomic: an NMI-context subscriber may race on the same CPU */
 	prev = __sync_fetch_and_and(&entry->trigger_mask, ~bit);
 	return (prev & bit) ? 1 : 0;
+}
+
+/*
+ * Declares the subscriber's side of the shared bitmap: a per-CPU array named
+ * `name` with the timer's layout. User space makes it share the timer's map
+ * before load (timer.subscribe does; by hand: reuseFd(timer.borrowedMapFd())),
+ * otherwise no bit is ever set in it. Use once per object, at file scope:
+ *
+ *   SYNC_TIMER_BITMAP_MAP(sync_timer_bitmap);
+ */
+#define SYNC_TIMER_BITMAP_MAP(name)                                          \
+	struct {                                                             \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                     \
+		__uint(max_entries, 1);                                      \
+		__type(key, __u32);                                          \
+		__type(value, struct sync_timer_bitmap_entry);               \
+	} name SEC(".maps")
+
+/*
+ * Takes this CPU's pending tick for subscriber `subscriber_id`: atomically
+ * test-and-clears its bit and returns this CPU's bitmap entry (the tick's
+ * details) when the bit was set, NULL otherwise: no tick since the last call,
+ * an id >= 64 (use 64 as "no id yet"), or no entry. At most one non-NULL
+ * return per tick per subscriber. The verifier needs the NULL check.
+ *
+ * The entry stays valid for the program's run (it is a map value), but the
+ * next tick on this CPU overwrites it: copy what you keep. It is returned
+ * for a migrated tick too (in legacy and intermediate mode a timer can run on
+ * another CPU than it was armed for); sync_timer_tick_migrated() tells.
+ *
+ * Most hrtimer expiries are not ticks, so the bit is read plainly first and
+ * the atomic instruction runs only when it is set. That read is exact: the
+ * bit is set and cleared only on this CPU (per-CPU entry).
+ */
+static __always_inline struct sync_timer_bitmap_entry *
+sync_timer_take_tick(void *bitmap_map, __u64 subscriber_id)
+{
+	struct sync_timer_bitmap_entry *entry;
+	__u32 key = 0;
+	__u64 bit;
+
+	if (subscriber_id >= 64)
+		return NULL;
+
+	entry = bpf_map_lookup_elem(bitmap_map, &key);
+	if (!entry)
+		return NULL;
+
+	bit = 1ULL << subscriber_id;
+	if (!(*(volatile __u64 *)&entry->trigger_mask & bit))
+		return NULL;
+	/* atomic: an NMI-context subscriber may race on the same CPU */
+	if (!(__sync_fetch_and_and(&entry->trigger_mask, ~bit) & bit))
+		return NULL;
+	return entry;
+}
+
+/*
+ * Nonzero when `tick` (from sync_timer_take_tick) fired on another CPU than
+ * the one its timer was armed for, i.e. the timer migrated: modern mode pins
+ * timers, so there it stays 0. Such a tick belongs to the CPU in
+ * tick->expected_cpu, not to the current one.
+ */
+static __always_inline int sync_timer_tick_migrated(const struct sync_timer_bitmap_entry *tick)
+{
+	return tick->expected_cpu != bpf_get_smp_processor_id();
 }
 
 #endif /* SYNC_TIMER_BITMAP_BPF_H */

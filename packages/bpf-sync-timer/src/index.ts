@@ -8,7 +8,7 @@ export { SyncTimer, initSyncTimerProgram, includeDir, TIMER_OBJECT_PATH, type Sy
 export { SyncTimerError, SyncTimerErrorCode, type SyncTimerErrorDetails } from './errors';
 export { MIN_INTERVAL_NS, MAX_INTERVAL_NS, checkInterval } from './interval';
 export { MODES, MODE_INFO, type TimerMode, type ModeOption } from './modes';
-export { MAX_SUBSCRIBERS } from './subscribers';
+export { MAX_SUBSCRIBERS, Subscriber, type SubscribeOptions, type IdSection } from './subscribers';
 export type { SkippedCpu, SkipReason } from './cpus';
 export type { CpuTimerStats } from './stats';
 export type { Log } from './sysctl';

@@ -1,7 +1,7 @@
 // SyncTimer: the shared per-CPU timer and its subscriber ids.
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
-import { BpfError, BpfObject, dupFd, numPossibleCpus, onlineCpus, optionNames, VerifierError, type BpfMap, type BpfProgram } from '@bpf-sync-timer/libbpf';
+import { BpfError, BpfObject, dupFd, numPossibleCpus, onlineCpus, optionNames, VerifierError, type BpfMap, type BpfProgram, type OpenBpfObject } from '@bpf-sync-timer/libbpf';
 import { ARM_OPTION_NAMES, armProgram, checkArmOptions, checkOptionNames, defaultLog, modeWrapper, runInit, type ArmOptions } from './arm';
 import type { SkippedCpu } from './cpus';
 import { CpuWatcher, type HotplugEvent } from './hotplug';
@@ -10,7 +10,7 @@ import { checkInterval } from './interval';
 import { checkKernel } from './kernel';
 import type { TimerMode } from './modes';
 import { readStats, type CpuTimerStats } from './stats';
-import { IdAllocator } from './subscribers';
+import { IdAllocator, subscribeObject, type SubscribeOptions, type Subscriber, type SubscriberHost } from './subscribers';
 
 /** The compiled timer object shipped with the package. */
 export const TIMER_OBJECT_PATH = path.resolve(__dirname, '..', 'bpf', 'sync_timer.bpf.o');
@@ -28,6 +28,7 @@ export interface SyncTimerOptions extends ArmOptions {
 }
 
 const SYNC_TIMER_OPTION_NAMES = optionNames<SyncTimerOptions>()(...ARM_OPTION_NAMES, 'watchCpusMs');
+const SUBSCRIBE_OPTION_NAMES = optionNames<SubscribeOptions>()('idVariable', 'mapName', 'attach');
 
 const BITMAP_MAP = 'sync_timer_bitmap';
 const STATES_MAP = 'sync_timer_states_shared';
@@ -39,19 +40,23 @@ const INIT_PROGRAM = 'sync_timer_init_shared';
  * long as ticks are needed; `close()` stops them. Needs Linux 5.15 (modes: see `mode`).
  *
  * @example
- * const timer = await SyncTimer.start(1_000_000); // 1 ms
+ * using timer = await SyncTimer.start(1_000_000); // 1 ms
+ * using collector = timer.subscribe(BpfObject.open('my_collector.bpf.o'), { idVariable: 'my_sync_timer_id' });
+ * // the same by hand:
  * const id = timer.assignId();
  * const open = BpfObject.open('my_collector.bpf.o');
  * open.map('sync_timer_bitmap').reuseFd(timer.borrowedMapFd());
  * open.rodata.set('my_sync_timer_id', id);
- * const collector = open.load();
- * collector.attachAll();
+ * const object = open.load();
+ * object.attachAll();
  */
 export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extract<HotplugEvent, { type: K }>] }> {
   #object: BpfObject | undefined;
   readonly #watcher: CpuWatcher;
   #watchTimer: NodeJS.Timeout | undefined;
   readonly #ids = new IdAllocator();
+  readonly #subscribers = new Set<Subscriber>();
+  readonly #host: SubscriberHost = { ids: this.#ids, live: this.#subscribers, bitmap: () => this.#bitmap() };
   readonly #intervalNs: bigint;
   readonly #mode: TimerMode;
   readonly #modeReason: string;
@@ -156,10 +161,46 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
     return this.#ids.assign();
   }
 
-  /** Gives a subscriber id back for reuse; INVALID_ID / ID_NOT_ASSIGNED. */
+  /**
+   * Gives a subscriber id back for reuse; INVALID_ID / ID_NOT_ASSIGNED. The id of a
+   * `Subscriber` is refused (INVALID_ID): its `close()` gives it back.
+   */
   releaseId(id: number): void {
     this.#live();
+    const holder = [...this.#subscribers].find((s) => s.id === id);
+    if (holder) throw new SyncTimerError('INVALID_ID', `subscriber id ${id} belongs to the Subscriber of BPF object '${holder.object.name}': close() it instead`);
     this.#ids.release(id);
+  }
+
+  /**
+   * Joins a subscriber object to this timer in one call: makes its bitmap map (`mapName`,
+   * default `sync_timer_bitmap`, declared with `SYNC_TIMER_BITMAP_MAP`) share the timer's,
+   * takes an id and writes it to the global `idVariable` (default `my_sync_timer_id`):
+   * before load when it is in `.rodata` (`const volatile`), after load when it is in `.data`
+   * or `.bss`; loads, and attaches every program with an attach point in its section
+   * (`attach`, default true). `subscriber.close()` closes the object and gives the id back;
+   * `close()` of the timer closes its subscribers still open.
+   *
+   * `open` is taken over: on success it is consumed (as by `load()`), on any failure it is
+   * closed, with what was loaded from it, and the id is given back. Throws SyncTimerError:
+   * INVALID_OPTION (unknown option names, bad values, no such variable in .rodata/.data/.bss,
+   * no such map or one of another shape, nothing to attach), CLOSED, IDS_EXHAUSTED,
+   * LOAD_FAILED (`cause`: the binding's VerifierError, with its log, or BpfError); a failed
+   * attach throws the binding's BpfError. Minimum kernel: 5.15, as the timer.
+   *
+   * @example
+   * using timer = await SyncTimer.start(1_000_000);
+   * using sub = timer.subscribe(BpfObject.open('my_subscriber.bpf.o'), { idVariable: 'my_sync_timer_id' });
+   * await sleep(1000);
+   * const ticks = sub.object.map('ticks').lookupPerCpu(0);
+   */
+  subscribe(open: OpenBpfObject, options: SubscribeOptions = {}): Subscriber {
+    return subscribeObject(this.#host, open, options, (o) => checkOptionNames('SyncTimer.subscribe', o, SUBSCRIBE_OPTION_NAMES));
+  }
+
+  /** Subscribers joined with `subscribe()` and not closed yet. */
+  get subscribers(): readonly Subscriber[] {
+    return [...this.#subscribers];
   }
 
   /** Ids currently assigned. */
@@ -190,12 +231,27 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
     return readStats(this.#live().map(STATES_MAP), this.cpus);
   }
 
-  /** Stops every tick and releases the timer. Idempotent; no tick arrives after it returns. */
+  /**
+   * Stops every tick, releases the timer, then closes the subscribers still open (read
+   * their maps before). Idempotent; no tick arrives after it returns.
+   */
   close(): void {
     const o = this.#object;
     this.#object = undefined;
     clearInterval(this.#watchTimer);
-    o?.close();
+    // The ticks stop first: detaching each subscriber waits for an RCU grace period, and
+    // the last ticks must reach all of them alike.
+    try {
+      o?.close();
+    } finally {
+      for (const s of [...this.#subscribers]) {
+        try {
+          s.close();
+        } catch {
+          // best effort: one failing subscriber must not keep the others open
+        }
+      }
+    }
   }
 
   [Symbol.dispose](): void {

@@ -37,7 +37,7 @@ if [ "$kmaj" -lt 5 ] || { [ "$kmaj" -eq 5 ] && [ "$kmin" -lt 15 ]; }; then
   die "kernel $(uname -r) is older than 5.15, the first with bpf_timer: boot a newer kernel."
 fi
 [ -r /sys/kernel/btf/vmlinux ] || die "the kernel has no BTF (/sys/kernel/btf/vmlinux missing): use a kernel built with CONFIG_DEBUG_INFO_BTF=y."
-if [ "$(cat /sys/kernel/realtime 2>/dev/null || echo 0)" = 1 ]; then
+if [ "$(cat /sys/kernel/realtime 2>/dev/null || echo 0)" = 1 ] || uname -v | grep -qw PREEMPT_RT; then
   die "this is a PREEMPT_RT kernel, whose verifier refuses bpf_timer: boot a non-RT kernel."
 fi
 if [ "$(id -u)" != 0 ]; then

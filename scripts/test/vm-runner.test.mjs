@@ -1,16 +1,19 @@
 // Tests of the VM runner (scripts/vm/run.sh) through its command line, as the kernel-matrix
 // suite uses it. Each boot costs 6-12 s under TCG, so one boot per kernel runs a script that
-// prints several facts at once. Needs root (or a user that can install qemu) and Debian's apt
-// repositories on the first run; it fails rather than skips without them.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+// prints several facts at once (6.1, 6.1-rt, and 7.2-rt for the split, compressed packaging).
+// Needs root (or a user that can install qemu) and Debian's apt repositories on the first run;
+// it fails rather than skips without them.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { aptEnv } from '../vm/host.mjs';
 
 const RUN = resolve(dirname(fileURLToPath(import.meta.url)), '../vm/run.sh');
+const MIRROR = resolve(dirname(fileURLToPath(import.meta.url)), '../roots/debian-mirror.sh');
 // The first run on a fresh machine also downloads a kernel (~70 MB) and probes KVM.
 const BOOT_TEST_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -87,6 +90,46 @@ test('6.1-rt guest: /sys/kernel/realtime is 1', { timeout: BOOT_TEST_TIMEOUT_MS 
   assert.equal(r.code, 0, r.stderr);
   assert.match(f.kernel, /^6\.1\.0-\d+-rt-amd64$/);
   assert.equal(f.realtime, '1');
+});
+
+test('7.2-rt guest (split packaging, zstd kernel, xz modules): PREEMPT_RT, its modules at /lib/modules', { timeout: BOOT_TEST_TIMEOUT_MS }, async () => {
+  const script = [
+    'echo kernel=$(uname -r)',
+    'echo version=$(uname -v)',
+    'echo xz_modules=$(find /lib/modules/$(uname -r)/kernel/fs -name "*.ko.xz" | wc -l)',
+    'grep -q " /sys/fs/bpf " /proc/mounts && echo bpffs=mounted',
+  ].join('\n');
+  const r = await vm(['--kernel', '7.2-rt', '--cpus', '2', '--', 'sh', '-c', script]);
+  const f = facts(r.stdout);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(f.kernel, /^7\.2\.\d+\+deb14-rt-amd64$/);
+  assert.match(f.version, / PREEMPT_RT /);
+  assert.ok(Number(f.xz_modules) > 10, `compressed modules visible in the guest: ${f.xz_modules}`);
+  assert.equal(f.bpffs, 'mounted');
+});
+
+test('a private apt configuration per suite, on the system\'s mirror, leaving the system\'s apt alone', () => {
+  const cache = mkdtempSync(join(tmpdir(), 'vmrun-apt-'));
+  const saved = process.env.VMRUN_CACHE_DIR;
+  process.env.VMRUN_CACHE_DIR = cache;
+  try {
+    const env = aptEnv('trixie');
+    const dir = join(cache, 'apt', 'trixie');
+    assert.equal(env.APT_CONFIG, join(dir, 'apt.conf'));
+    const conf = readFileSync(env.APT_CONFIG, 'utf8');
+    for (const line of [`Dir::Etc::SourceList "${dir}/sources.list";`, 'Dir::Etc::SourceParts "/nonexistent";',
+      `Dir::State::Lists "${dir}/lists";`, `Dir::Cache "${dir}/cache";`, 'APT::Sandbox::User "root";', 'APT::Architectures { "amd64"; };']) {
+      assert.ok(conf.split('\n').includes(line), `apt.conf has ${line}:\n${conf}`);
+    }
+    const mirror = execFileSync('bash', [MIRROR], { encoding: 'utf8' }).trim();
+    assert.equal(readFileSync(join(dir, 'sources.list'), 'utf8'),
+      `deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror} trixie main\n`);
+    assert.ok(existsSync(join(dir, 'lists', 'partial')));
+    assert.equal(aptEnv('bookworm'), process.env, 'the host\'s own suite uses the system\'s apt');
+  } finally {
+    if (saved === undefined) delete process.env.VMRUN_CACHE_DIR; else process.env.VMRUN_CACHE_DIR = saved;
+    rmSync(cache, { recursive: true, force: true });
+  }
 });
 
 test('a timeout kills the guest and is reported with exit code 124', { timeout: BOOT_TEST_TIMEOUT_MS }, async () => {

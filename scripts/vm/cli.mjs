@@ -73,7 +73,7 @@ async function main() {
     ensureQemu(log);
     const bb = ensureBusybox(log);
     const k = ensureKernel(o.kernel ?? '6.1', log, { refresh: o.refresh });
-    ensureBaseInitramfs(k, bb);
+    ensureBaseInitramfs(k, bb, log);
     log(`ready: ${k.pkg} (${k.kver})`);
     return 0;
   }

@@ -1,5 +1,5 @@
-// Runs one command in a throw-away qemu guest booted on a Debian 6.1 kernel, with the host's
-// root filesystem as its own (read-only, writes land in a tmpfs overlay). See README.md.
+// Runs one command in a throw-away qemu guest booted on a Debian kernel (host.mjs FLAVOURS), with
+// the host's root filesystem as its own (read-only, writes land in a tmpfs overlay). See README.md.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,7 +42,7 @@ export async function runVm(opts) {
   if (!['single', 'multi'].includes(o.tcg)) throw new VmSetupError(`tcg threading is single or multi, not '${o.tcg}'`);
   ensureQemu(log);
   const kernel = ensureKernel(o.kernel, log, { refresh: o.refresh });
-  const base = ensureBaseInitramfs(kernel, ensureBusybox(log));
+  const base = ensureBaseInitramfs(kernel, ensureBusybox(log), log);
   const accel = o.accel === 'auto' ? await pickAccel(kernel, base, log) : o.accel;
   return boot({ ...o, log, kernel, base, accel });
 }

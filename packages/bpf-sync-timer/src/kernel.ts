@@ -10,12 +10,13 @@ export function parseKernelRelease(release: string): { major: number; minor: num
 }
 
 /** True on PREEMPT_RT kernels (whose verifier refuses bpf_timer). */
-export function isPreemptRt(realtimeFile = '/sys/kernel/realtime'): boolean {
+export function isPreemptRt(realtimeFile = '/sys/kernel/realtime', version = os.version()): boolean {
   try {
-    return fs.readFileSync(realtimeFile, 'utf8').trim() === '1';
+    if (fs.readFileSync(realtimeFile, 'utf8').trim() === '1') return true;
   } catch {
-    return false;
+    // 7.x RT kernels have no /sys/kernel/realtime: their `uname -v` still says PREEMPT_RT.
   }
+  return /\bPREEMPT_RT\b/.test(version);
 }
 
 /** Throws UNSUPPORTED_KERNEL with the cause when bpf_timer cannot work here. */

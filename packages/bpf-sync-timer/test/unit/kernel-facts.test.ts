@@ -1,10 +1,16 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkKernel, parseKernelRelease } from '../../src/kernel';
+import { checkKernel, isPreemptRt, parseKernelRelease } from '../../src/kernel';
 import { decodeBitmapEntry } from '../../src/bitmap';
 import { SyncTimerError } from '../../src/errors';
 
 describe('kernel checks', () => {
+  it('knows PREEMPT_RT by /sys/kernel/realtime or, on 7.x RT kernels without that file, by uname -v', () => {
+    assert.equal(isPreemptRt('/nonexistent', '#1 SMP PREEMPT_RT Debian 7.2.13-1 (2026-10-01)'), true);
+    assert.equal(isPreemptRt('/nonexistent', '#1 SMP PREEMPT_DYNAMIC Debian 6.12.117-1'), false);
+    assert.equal(isPreemptRt('/nonexistent', '#1 SMP PREEMPT Debian 6.1.153-1'), false);
+  });
+
   it('parses releases', () => {
     assert.deepEqual(parseKernelRelease('6.1.0-18-rt-amd64'), { major: 6, minor: 1 });
     assert.deepEqual(parseKernelRelease('garbage'), { major: 0, minor: 0 });

@@ -93,6 +93,8 @@ function readCpuList(file) {
 fs.mkdirSync(outDir, { recursive: true });
 log('building the BPF object and the C peers');
 run('bash', ['scripts/build-bpf.sh', 'bench/libbpf/bpf', 'bench/out/bpf'], 'build-bpf');
+run(process.execPath, ['packages/libbpf/scripts/build-native.js', '--quiet', '--libbpf-only'], 'build libbpf');
+const libbpfRoot = path.join(repo, 'packages/libbpf/build-libbpf/root');
 const cDir = path.join(scriptDir, 'c');
 const cHeader = path.join(cDir, 'bench_common.h');
 const bins = {};
@@ -102,7 +104,9 @@ for (const name of ['ring_producer', 'ring_consumer', 'map_lookup']) {
   bins[name] = bin;
   const mtime = (f) => fs.statSync(f).mtimeMs;
   if (fs.existsSync(bin) && mtime(bin) > mtime(src) && mtime(bin) > mtime(cHeader)) continue;
-  run('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', bin, src, '-lbpf'], `gcc ${name}.c`);
+  // The C peers link the same pinned libbpf release as the addon, statically.
+  run('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-I', path.join(libbpfRoot, 'include'), '-o', bin, src,
+    path.join(libbpfRoot, 'lib', 'libbpf.a'), '-lelf', '-lz'], `gcc ${name}.c`);
 }
 const obj = path.join(outDir, 'bpf/ringbench.bpf.o');
 const nodeDir = path.join(scriptDir, 'node');

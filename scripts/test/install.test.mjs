@@ -107,11 +107,14 @@ for (const suite of ['bullseye', 'bookworm']) {
       ok(inRoot(rootDir, project, `npm install --no-progress --no-save ${TS_DEPS.join(' ')} >/dev/null 2>&1 && npx tsc -p tsconfig.json`), 'tsc');
     });
 
-    test('npx sync-timer answers include-dir, --help and doctor', () => {
-      const r = ok(inRoot(rootDir, project, 'npx sync-timer include-dir; npx sync-timer --help | head -1; npx sync-timer doctor'), 'npx sync-timer');
+    test('npx sync-timer answers include-dir, cflags, --help and doctor', () => {
+      const r = ok(inRoot(rootDir, project, 'npx sync-timer include-dir; npx sync-timer cflags; npx sync-timer --help | head -1; npx sync-timer doctor; ' +
+        'ls node_modules/@bpf-sync-timer/libbpf/include/bpf'), 'npx sync-timer');
       const lines = r.stdout.split('\n');
       assert.equal(lines[0], '/project/node_modules/bpf-sync-timer/include');
-      assert.match(lines[1], /^usage: sync-timer/);
+      assert.equal(lines[1], '-I /project/node_modules/bpf-sync-timer/include -I /project/node_modules/@bpf-sync-timer/libbpf/include');
+      assert.match(lines[2], /^usage: sync-timer/);
+      for (const h of ['bpf_helpers.h', 'bpf_helper_defs.h', 'bpf_tracing.h', 'bpf_core_read.h', 'bpf_endian.h']) assert.ok(lines.includes(h), `${h} in the installed libbpf package`);
       assert.match(r.stdout, /libbpf\s+1\.7\.0/);
     });
 

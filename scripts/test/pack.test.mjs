@@ -27,11 +27,12 @@ test('bpf-sync-timer packs the compiled timer, the probe, the headers, the bin s
   assert.ok(!files.some((f) => f.includes('test/')), 'tests are not published');
 });
 
-test('@bpf-sync-timer/libbpf packs the prebuild, the pinned libbpf and the fallback build, not build output', () => {
+test('@bpf-sync-timer/libbpf packs the prebuild, the pinned libbpf, its BPF-side headers and the fallback build, not build output', () => {
   const files = packed('@bpf-sync-timer/libbpf');
   const pin = JSON.parse(readFileSync(join(root, 'packages/libbpf/deps/libbpf.json'), 'utf8'));
   for (const f of [...COMMON, 'prebuilds/linux-x64/node.napi.glibc.node', 'prebuilds/linux-x64/manifest.json', `deps/${pin.tarball}`,
-    'deps/libbpf.json', 'deps/LICENSE.libbpf.BSD-2-Clause', 'binding.gyp', 'native/addon.cc', 'scripts/install.js', 'scripts/build-native.js', 'scripts/prebuild-fit.js']) {
+    'deps/libbpf.json', 'deps/LICENSE.libbpf.BSD-2-Clause', 'binding.gyp', 'native/addon.cc', 'scripts/install.js', 'scripts/build-native.js', 'scripts/bpf-headers.js', 'scripts/prebuild-fit.js',
+    'include/bpf/bpf_helpers.h', 'include/bpf/bpf_helper_defs.h', 'include/bpf/bpf_tracing.h', 'include/bpf/bpf_core_read.h', 'include/bpf/bpf_endian.h']) {
     assert.ok(files.includes(f), `${f} missing`);
   }
   assert.ok(!files.some((f) => /^(build|build-libbpf)\//.test(f) || f.includes('test/')), 'no build output or tests');

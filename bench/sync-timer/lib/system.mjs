@@ -48,7 +48,11 @@ export function build() {
   run('bash', ['scripts/build-bpf.sh', 'bench/sync-timer/bpf', path.relative(repo, bpfOut), '-I', 'packages/bpf-sync-timer/include'], 'build-bpf');
   fs.mkdirSync(binOut, { recursive: true });
   const common = path.join(benchDir, 'c/common.h');
-  for (const [name, libs] of [['hog', []], ['usertimer', ['-lbpf', '-lpthread']], ['synctimer_ref', ['-lbpf', '-lpthread']]]) {
+  // The C peers link the same pinned libbpf release as the addon, statically.
+  run(process.execPath, ['packages/libbpf/scripts/build-native.js', '--quiet', '--libbpf-only'], 'build libbpf');
+  const libbpfRoot = path.join(repo, 'packages/libbpf/build-libbpf/root');
+  const libbpf = ['-I', path.join(libbpfRoot, 'include'), path.join(libbpfRoot, 'lib', 'libbpf.a'), '-lelf', '-lz', '-lpthread'];
+  for (const [name, libs] of [['hog', []], ['usertimer', libbpf], ['synctimer_ref', libbpf]]) {
     const src = path.join(benchDir, 'c', `${name}.c`);
     const bin = path.join(binOut, name);
     const mtime = (p) => fs.statSync(p).mtimeMs;

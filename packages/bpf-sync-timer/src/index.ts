@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 export type { HotplugEvent } from './hotplug';
+export { bpfCflags } from './cli/include-dir';
 export { SyncTimer, initSyncTimerProgram, includeDir, TIMER_OBJECT_PATH, type SyncTimerOptions, type InitProgramOptions, type ProgramTimer } from './sync-timer';
 export { SyncTimerError, SyncTimerErrorCode, type SyncTimerErrorDetails } from './errors';
 export { MIN_INTERVAL_NS, MAX_INTERVAL_NS, checkInterval } from './interval';

@@ -3,17 +3,19 @@
 // static, position-independent library, then the addon with node-gyp, linked against it.
 // Only libelf and zlib stay shared. Used by the repository's build, by the prebuild, and as
 // the install fallback when no prebuild fits.
-//   node scripts/build-native.js [--quiet]
+//   node scripts/build-native.js [--quiet] [--libbpf-only]
+//     --libbpf-only   only build-libbpf/root/{lib/libbpf.a,include} (for C peers in bench/)
 'use strict';
 const { spawnSync, execFileSync } = require('node:child_process');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
+const { pinnedTarball, PinError } = require('./bpf-headers');
 
 const pkg = path.resolve(__dirname, '..');
 const quiet = process.argv.includes('--quiet');
-const unknown = process.argv.slice(2).filter((a) => a !== '--quiet');
-if (unknown.length) fail(`unknown option ${unknown[0]} (known: --quiet)`);
+const libbpfOnly = process.argv.includes('--libbpf-only');
+const unknown = process.argv.slice(2).filter((a) => a !== '--quiet' && a !== '--libbpf-only');
+if (unknown.length) fail(`unknown option ${unknown[0]} (known: --quiet, --libbpf-only)`);
 
 function fail(message) {
   console.error(`build-native: ${message}`);
@@ -53,17 +55,16 @@ function run(cmd, args, opts = {}) {
   }
 }
 
-function sha256(file) {
-  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-}
-
 /** Builds libbpf.a (PIC) and its headers into build-libbpf/, once per pinned tarball. */
 function buildLibbpf() {
-  const pin = JSON.parse(fs.readFileSync(path.join(pkg, 'deps', 'libbpf.json'), 'utf8'));
-  const tarball = path.join(pkg, 'deps', pin.tarball);
-  if (!fs.existsSync(tarball)) fail(`${tarball} is missing; run scripts/fetch-libbpf.sh.`);
-  const got = sha256(tarball);
-  if (got !== pin.sha256) fail(`${pin.tarball} has sha256 ${got}, not the pinned ${pin.sha256}; refusing to build it.`);
+  let pinned;
+  try {
+    pinned = pinnedTarball();
+  } catch (e) {
+    if (e instanceof PinError) fail(e.message);
+    throw e;
+  }
+  const { pin, tarball } = pinned;
   const out = path.join(pkg, 'build-libbpf');
   const stamp = path.join(out, 'root', 'BUILT');
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === pin.sha256) return;
@@ -106,6 +107,7 @@ if (missing.length) {
     `\`apt-get install -y ${missing.join(' ')}\`, then \`npm rebuild @bpf-sync-timer/libbpf\`.`);
 }
 buildLibbpf();
+if (libbpfOnly) process.exit(0);
 const args = [nodeGyp(), 'rebuild'];
 const dir = nodeDir();
 if (dir) args.push(`--nodedir=${dir}`);

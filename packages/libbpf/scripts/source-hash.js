@@ -11,7 +11,7 @@ const pkg = path.resolve(__dirname, '..');
 /** Relative paths of the addon's inputs, sorted. */
 function addonInputs() {
   const native = fs.readdirSync(path.join(pkg, 'native')).filter((f) => /\.(cc|h)$/.test(f)).map((f) => `native/${f}`);
-  return [...native, 'binding.gyp', 'deps/libbpf.json', 'scripts/build-native.js'].sort();
+  return [...native, 'binding.gyp', 'deps/libbpf.json', 'scripts/build-native.js', 'scripts/bpf-headers.js'].sort();
 }
 
 /** Hex sha256 over the inputs' names and bytes. */

@@ -9,6 +9,7 @@
  * obj.attachAll();
  * @packageDocumentation
  */
+import * as path from 'node:path';
 import { BpfError } from './errors';
 import { native } from './native';
 
@@ -34,3 +35,10 @@ native().setErrorFactory((op, errno, message) => new BpfError(op, errno, message
  * the same on every machine: no system libbpf is used.
  */
 export const libbpfVersion: string = native().libbpfVersion().release;
+
+/**
+ * The directory to give clang as `-I` for `<bpf/bpf_helpers.h>`, `<bpf/bpf_tracing.h>`,
+ * `<bpf/bpf_core_read.h>` and `<bpf/bpf_endian.h>` of that same libbpf release, shipped in
+ * the package: BPF programs build without libbpf-dev.
+ */
+export const bpfIncludeDir: string = path.resolve(__dirname, '..', '..', 'include');

@@ -7,7 +7,7 @@ import { SyncTimerError } from '../errors';
 import { MAX_SUBSCRIBERS } from '../subscribers';
 import { MODES, type TimerMode } from '../modes';
 import { bench, BENCH_USAGE } from './bench';
-import { INCLUDE_DIR } from './include-dir';
+import { bpfCflags, INCLUDE_DIR } from './include-dir';
 import { parseCount, parseCpus, parseDuration, UsageError } from './units';
 
 const USAGE = `usage: sync-timer <command> [options]
@@ -22,6 +22,8 @@ commands:
                    --json            NDJSON, one line per CPU per second
   doctor         check kernel, BTF, privileges, tracefs, PREEMPT_RT and the timer mode
   include-dir    print the C header directory (clang -I$(sync-timer include-dir))
+  cflags         print the -I flags for this package's headers and libbpf's bpf/*.h
+                   (clang -target bpf $(sync-timer cflags) ...; no libbpf-dev needed)
 ${BENCH_USAGE}`;
 
 /** Runs the CLI; returns the exit status. */
@@ -43,6 +45,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'include-dir':
         parseArgs({ args: rest, options: {}, strict: true });
         process.stdout.write(`${INCLUDE_DIR}\n`);
+        return 0;
+      case 'cflags':
+        parseArgs({ args: rest, options: {}, strict: true });
+        process.stdout.write(`${bpfCflags().join(' ')}\n`);
         return 0;
       case undefined:
       case '-h':

@@ -8,11 +8,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BpfObject } from '@bpf-sync-timer/libbpf';
-import { SyncTimer } from '../../src/index';
+import { bpfCflags, SyncTimer } from '../../src/index';
 import { requireRoot, sleep } from './helpers';
 
 const PACKAGE = path.resolve(__dirname, '..', '..', '..');
-const INCLUDE = path.join(PACKAGE, 'include');
 const SOURCE = path.join(PACKAGE, 'test', 'fixtures', 'headers', 'subscribe_headers.bpf.c');
 const TARGET_ARCH = ({ x64: 'x86', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch;
 const FLAGS = ['-g', '-O2', '-Wall', '-Werror', '-target', 'bpf', '-mcpu=v3', `-D__TARGET_ARCH_${TARGET_ARCH}`];
@@ -59,7 +58,8 @@ before(() => {
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function compile(clang: string, extra: string[], out: string): void {
-  const r = run(clang, [...FLAGS, ...extra, '-I', INCLUDE, '-c', SOURCE, '-o', out]);
+  // The flags users get from `sync-timer cflags`: our headers and the pinned libbpf's bpf/*.h.
+  const r = run(clang, [...FLAGS, ...extra, ...bpfCflags(), '-c', SOURCE, '-o', out]);
   assert.equal(r.status, 0, `${path.basename(clang)} ${extra.join(' ')}:\n${r.stderr}`);
 }
 
@@ -83,14 +83,12 @@ describe('the subscriber headers', () => {
     assert.equal(dump.status, 0, `bpftool btf dump: ${dump.stderr}`);
     assert.match(dump.stdout, /#define __VMLINUX_H__/);
     fs.writeFileSync(path.join(tmp, 'vmlinux.h'), dump.stdout);
-    // Only libbpf's own headers (bpf/bpf_helpers.h) are reachable besides vmlinux.h, so an
-    // include of a uapi header in the vmlinux case would fail here (and would redefine types).
-    const helpers = ['/usr/include/bpf', '/usr/local/include/bpf'].find((d) => fs.existsSync(path.join(d, 'bpf_helpers.h')));
-    assert.ok(helpers, 'libbpf headers (bpf/bpf_helpers.h): apt-get install libbpf-dev');
-    fs.mkdirSync(path.join(tmp, 'sys'));
-    fs.symlinkSync(helpers, path.join(tmp, 'sys', 'bpf'));
+    // Only the shipped libbpf headers (bpf/bpf_helpers.h, from bpfCflags) are reachable besides
+    // vmlinux.h, so an include of a uapi header in the vmlinux case would fail here (and would
+    // redefine types).
+    assert.ok(fs.existsSync(path.join(bpfCflags()[3], 'bpf', 'bpf_helpers.h')), `bpf/bpf_helpers.h in ${bpfCflags()[3]}: run npm run build`);
     for (const c of compilers.filter((x) => x.major >= 14)) {
-      compile(c.path, ['-nostdinc', '-isystem', path.join(tmp, 'sys'), '-I', tmp], path.join(tmp, `vmlinux-${c.major}.bpf.o`));
+      compile(c.path, ['-nostdinc', '-I', tmp], path.join(tmp, `vmlinux-${c.major}.bpf.o`));
     }
   });
 

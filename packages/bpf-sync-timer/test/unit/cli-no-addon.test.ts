@@ -47,6 +47,17 @@ describe('the CLI without the native addon', () => {
       assert.ok(fs.existsSync(path.join(dir, 'sync_timer_bitmap.bpf.h')) && fs.existsSync(path.join(dir, 'sync_timer.bpf.h')));
     });
 
+    it(`${name} cflags points at our headers and the pinned libbpf's bpf/bpf_helpers.h`, () => {
+      const r = run(entry, 'cflags');
+      assert.equal(r.status, 0, r.stderr);
+      const flags = r.stdout.trim().split(' ');
+      assert.equal(flags.length, 4, r.stdout);
+      assert.deepEqual([flags[0], flags[2]], ['-I', '-I']);
+      assert.equal(flags[1], path.join(PACKAGE, 'include'));
+      assert.ok(fs.existsSync(path.join(flags[3], 'bpf', 'bpf_helpers.h')), `${flags[3]}/bpf/bpf_helpers.h`);
+      assert.equal(fs.readFileSync(path.join(flags[3], 'bpf', 'LIBBPF_VERSION'), 'utf8').split(' ')[0], '1.7.0');
+    });
+
     it(`${name} help, --help and -h print the usage (status 0); no command prints it with status 2`, () => {
       for (const args of [['help'], ['--help'], ['-h'], []]) {
         const r = run(entry, ...args);
@@ -61,6 +72,7 @@ describe('the CLI without the native addon', () => {
     for (const [args, message] of [
       [['include-dir', '--bogus'], /^sync-timer: Unknown option '--bogus'/],
       [['include-dir', 'extra'], /^sync-timer: .*'extra'/],
+      [['cflags', '--bogus'], /^sync-timer: Unknown option '--bogus'/],
       [['--bogus'], /^sync-timer: unknown option '--bogus'/],
       [['frobnicate'], /^sync-timer: unknown command 'frobnicate'/],
       [['monitor', '--bogus'], /^sync-timer: Unknown option '--bogus'/],

@@ -161,3 +161,22 @@ export function extractVerifierLogs(messages: string[]): Array<{ program: string
   for (const m of messages.join('').matchAll(re)) out.push({ program: m[1], log: m[2] });
   return out;
 }
+
+// ---- BTF reading (src/btf) -------------------------------------------------------------
+
+/**
+ * An ELF object or BTF blob that cannot be read: not a little-endian ELF64 file, no `.BTF`
+ * section, or BTF that is truncated or inconsistent. `offset` is the byte offset in the
+ * input where the problem is, when one place is to blame. Raised by pure TypeScript (no
+ * kernel, no libbpf), so it is the same on any machine.
+ */
+export class BtfParseError extends BpfError {
+  /** Byte offset into the input (the ELF file, or the raw BTF blob) of the bad data. */
+  readonly offset: number | undefined;
+  constructor(message: string, options?: { offset?: number; hint?: string; cause?: unknown }) {
+    super('btf parse', osConstants.errno.EINVAL, options?.offset === undefined ? message : `${message} (at byte ${options.offset})`,
+      { hint: options?.hint ?? null, ...(options?.cause === undefined ? {} : { cause: options.cause }) });
+    this.name = 'BtfParseError';
+    this.offset = options?.offset;
+  }
+}

@@ -2,13 +2,11 @@
 import { BpfArgumentError, BpfError } from './errors';
 import type { NativeBtfType, NativeDatasecVar } from './native';
 import { constants as osConstants } from 'node:os';
+import { BtfKind } from './btf/btf';
+import type { Codec } from './btf/codec-support';
 
-/** BTF kinds used here (uapi `BTF_KIND_*`). */
-export const BtfKind = {
-  INT: 1, PTR: 2, ARRAY: 3, STRUCT: 4, UNION: 5, ENUM: 6, FWD: 7, TYPEDEF: 8, VOLATILE: 9,
-  CONST: 10, RESTRICT: 11, FUNC: 12, FUNC_PROTO: 13, VAR: 14, DATASEC: 15, FLOAT: 16,
-  DECL_TAG: 17, TYPE_TAG: 18, ENUM64: 19,
-} as const;
+/** BTF kinds (uapi `BTF_KIND_*`); the same object as `BtfKind` of src/btf. */
+export { BtfKind };
 
 /** How a global's bytes are read and written. */
 export type GlobalKind = 'int' | 'bool' | 'bytes';
@@ -131,12 +129,17 @@ export class GlobalSection {
   readonly #section: string;
   readonly #vars: Map<string, GlobalVar>;
   readonly #access: SectionAccess | undefined;
+  readonly #locate: GlobalLocator | undefined;
 
-  /** @internal */
-  constructor(section: string, vars: Map<string, GlobalVar>, access: SectionAccess | undefined) {
+  /**
+   * @internal `locate` names the section a global of another section is in, so that a
+   * lookup in the wrong one says where it is.
+   */
+  constructor(section: string, vars: Map<string, GlobalVar>, access: SectionAccess | undefined, locate?: GlobalLocator) {
     this.#section = section;
     this.#vars = vars;
     this.#access = access;
+    this.#locate = locate;
   }
 
   /** The section name, e.g. `.bss`. */
@@ -153,6 +156,11 @@ export class GlobalSection {
   describe(name: string): GlobalVar {
     const v = this.#vars.get(name);
     if (!v) {
+      const elsewhere = typeof name === 'string' ? this.#locate?.(name) : undefined;
+      if (elsewhere !== undefined && elsewhere !== this.#section) {
+        throw new BpfError(`global lookup in ${this.#section}`, osConstants.errno.ENOENT, wrongSectionMessage(name, this.#section, elsewhere),
+          { hint: `use the object's ${sectionProperty(elsewhere)} instead of its ${sectionProperty(this.#section)}` });
+      }
       const known = this.names.length ? this.names.join(', ') : 'none';
       throw new BpfError(`global lookup in ${this.#section}`, osConstants.errno.ENOENT,
         `no global named '${name}' in ${this.#section} (known: ${known})`);
@@ -160,33 +168,82 @@ export class GlobalSection {
     return v;
   }
 
-  /** Reads a global: number/bigint for integers, boolean for `bool`, a copy of the bytes otherwise. */
-  get(name: string): GlobalValue {
+  /**
+   * Reads a global: number/bigint for integers, boolean for `bool`, a copy of the bytes for
+   * anything else; or, given the codec of its type (`btfCodec`, or a bpf-skel module's
+   * codecs), the decoded value: structs as objects, arrays as arrays.
+   *
+   * @example
+   * const cfg = open.rodata.get('config', btfCodec('probe.bpf.o', 'struct config'));
+   */
+  get(name: string): GlobalValue;
+  get<T>(name: string, codec: Codec<T, unknown>): T;
+  get<T>(name: string, codec?: Codec<T, unknown>): GlobalValue | T {
     const v = this.describe(name);
-    const access = this.#requireAccess();
-    access.checkOpen();
-    const bytes = access.read(v.offset, v.size);
+    if (codec !== undefined) {
+      checkGlobalCodec(v, codec);
+      return codec.decode(this.#read(v));
+    }
+    const bytes = this.#read(v);
     if (v.kind === 'int') return decodeInt(bytes, v.signed);
     if (v.kind === 'bool') return bytes[0] !== 0;
     return bytes;
   }
 
-  /** Writes a global; integers are range-checked, byte values must have the exact size. */
-  set(name: string, value: GlobalValue): void {
+  /**
+   * Writes a global; integers are range-checked, byte values must have the exact size. With
+   * the codec of its type, `value` is encoded through it (structs, arrays, strings...).
+   *
+   * @example
+   * open.rodata.set('config', { rate: 10, verbose: true }, config); // config: a codec
+   */
+  set(name: string, value: GlobalValue): void;
+  set<E>(name: string, value: E, codec: Codec<unknown, E>): void;
+  set<E>(name: string, value: GlobalValue | E, codec?: Codec<unknown, E>): void {
     const v = this.describe(name);
-    const access = this.#requireAccess();
-    access.checkOpen();
-    access.checkWritable();
     let bytes: Buffer;
-    if (v.kind === 'bytes') {
+    if (codec !== undefined) {
+      checkGlobalCodec(v, codec);
+      this.#writable();
+      bytes = codec.encode(value as E);
+    } else if (v.kind === 'bytes') {
+      this.#writable();
       if (!Buffer.isBuffer(value) || value.length !== v.size) {
         throw new BpfArgumentError(name, `${v.typeName} needs a Buffer of exactly ${v.size} bytes, got ${describe(value)}`);
       }
       bytes = value;
     } else {
+      this.#writable();
       bytes = encodeInt(name, value, v.size, v.signed);
     }
-    access.write(v.offset, bytes);
+    this.#requireAccess().write(v.offset, bytes);
+  }
+
+  /** A copy of a global's bytes, whatever its type. */
+  getBytes(name: string): Buffer {
+    return this.#read(this.describe(name));
+  }
+
+  /** Writes a global's bytes, whatever its type: exactly its size. */
+  setBytes(name: string, bytes: Uint8Array): void {
+    const v = this.describe(name);
+    this.#writable();
+    if (!(bytes instanceof Uint8Array) || bytes.length !== v.size) {
+      throw new BpfArgumentError(name, `${v.typeName} needs exactly ${v.size} bytes, got ${describe(bytes)}`);
+    }
+    this.#requireAccess().write(v.offset, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+  }
+
+  #read(v: GlobalVar): Buffer {
+    const access = this.#requireAccess();
+    access.checkOpen();
+    return access.read(v.offset, v.size);
+  }
+
+  #writable(): void {
+    const access = this.#requireAccess();
+    access.checkOpen();
+    access.checkWritable();
   }
 
   #requireAccess(): SectionAccess {
@@ -195,5 +252,46 @@ export class GlobalSection {
         `the object has no ${this.#section} section (declare a global there first)`);
     }
     return this.#access;
+  }
+}
+
+/** Which section a global is in, by name; undefined when it is in none. */
+export type GlobalLocator = (name: string) => string | undefined;
+
+/**
+ * A GlobalLocator over the DATASECs of an object: `datasec(section)` lists a section's
+ * variables (the addon's btfDatasec). Looks them up only when a name is missed.
+ */
+export function locateGlobals(datasec: (section: string) => ReadonlyArray<{ name: string }> | undefined,
+  sections: readonly string[] = ['.rodata', '.data', '.bss']): GlobalLocator {
+  return (name) => sections.find((s) => datasec(s)?.some((v) => v.name === name));
+}
+
+const SECTION_REASONS: Record<string, string> = {
+  '.data': 'it has an initializer',
+  '.bss': 'it has no initializer',
+  '.rodata': 'it is const',
+};
+
+function sectionProperty(section: string): string {
+  return section.startsWith('.') ? section.slice(1) : section;
+}
+
+/**
+ * The message for a global looked up in the wrong section: `'id' is in .data (it has an
+ * initializer), not in .bss`. Which section a C global lands in follows from how it is
+ * declared (const: .rodata; initialized: .data; else .bss), which is easy to get wrong.
+ */
+export function wrongSectionMessage(name: string, asked: string, found: string): string {
+  const why = SECTION_REASONS[found];
+  return `'${name}' is in ${found}${why ? ` (${why})` : ''}, not in ${asked}`;
+}
+
+function checkGlobalCodec(v: GlobalVar, codec: Codec<unknown, never>): void {
+  if (codec === null || typeof codec !== 'object' || typeof codec.decode !== 'function' || typeof codec.size !== 'number') {
+    throw new BpfArgumentError('codec', `expected a codec (from btfCodec or a bpf-skel module) for global '${v.name}'`);
+  }
+  if (codec.size !== v.size) {
+    throw new BpfArgumentError('codec', `global '${v.name}' is ${v.typeName} (${v.size} bytes), the codec is for ${codec.typeName} (${codec.size} bytes)`);
   }
 }

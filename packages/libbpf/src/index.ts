@@ -28,6 +28,24 @@ export { ensureTracefs, tracefsMounted } from './tracefs';
 export { perfEventOpen, dupFd, closeFd, PerfType, type PerfEventAttr, type PerfEventOpenOptions } from './sys';
 export { checkOptions, optionNames } from './options';
 
+// BTF read in TypeScript, codecs built from it, and the skeleton generator (bpf-skel).
+export { BtfParseError } from './errors';
+export {
+  Btf, BtfKind, loadBtf, type BtfArray, type BtfComposite, type BtfConst, type BtfDatasec, type BtfDatasecVar, type BtfDeclTag,
+  type BtfEnum, type BtfEnum64, type BtfFloat, type BtfFunc, type BtfFuncProto, type BtfFwd, type BtfInt, type BtfKindName,
+  type BtfLinkage, type BtfMember, type BtfParseOptions, type BtfPtr, type BtfRestrict, type BtfStruct, type BtfType, type BtfTypedef,
+  type BtfTypeTag, type BtfUnion, type BtfVar, type BtfVoid, type BtfVolatile,
+} from './btf/btf';
+export { btfCodec, codecSupport, type Codec, type CodecOptions, type CodecSupport } from './btf/codec';
+export { mapDefinitions, programDefinitions, type MapDefinition, type ProgramDefinition } from './btf/objects';
+export { TypedMap, PerCpuTypedMap } from './map';
+export {
+  TypedRingBuffer, TypedPerfBuffer, RingBufferMap, PerfBufferMap, rawRecord, globalsView, checkSkeletonLayout,
+  type TypedPerfRecord, type SkeletonLayout,
+} from './skel/runtime';
+export { generateSkeleton, type SkeletonOptions } from './skel/generate';
+export { wrongSectionMessage, type GlobalLocator } from './globals';
+
 native().setErrorFactory((op, errno, message) => new BpfError(op, errno, message));
 
 /**

@@ -204,3 +204,140 @@ function checkFlags(flags: number): void {
     throw new BpfArgumentError('flags', `expected UpdateFlags.ANY, NOEXIST or EXIST, got ${String(flags)}`);
   }
 }
+
+// ---- typed maps (keys and values through codecs from BTF) -------------------------------
+
+/** A key or value codec, as `btfCodec` and `bpf-skel` make them (see src/btf/codec-support.ts). */
+interface MapCodec<T, E> {
+  readonly size: number;
+  readonly typeName: string;
+  decode(bytes: Uint8Array, offset?: number): T;
+  encode(value: E): Buffer;
+}
+
+function checkCodec(map: BpfMap, what: 'key' | 'value', codec: MapCodec<unknown, never>, size: number): void {
+  if (!codec || typeof codec.decode !== 'function' || typeof codec.encode !== 'function' || typeof codec.size !== 'number') {
+    throw new BpfArgumentError(what, `expected a codec (from btfCodec or a bpf-skel module) for the ${what}s of '${map.name}'`);
+  }
+  if (codec.size !== size) {
+    throw new BpfArgumentError(what, `'${map.name}' has ${size}-byte ${what}s, but the codec is for ${codec.typeName} (${codec.size} bytes): the object and the codec come from different builds`);
+  }
+}
+
+/**
+ * A map whose keys and values are decoded and encoded through codecs (`btfCodec`, or the
+ * codecs of a `bpf-skel` module, whose `maps.<name>` are these). Operations are the
+ * synchronous syscalls of `BpfMap`; not for per-CPU maps (see `PerCpuTypedMap`).
+ *
+ * @example
+ * const counts = new TypedMap(obj.map('counts'), btfCodec(btf, '__u32'), btfCodec(btf, 'struct stats'));
+ * counts.update(7, { hits: 1n, misses: 0n });
+ * for (const [pid, s] of counts) console.log(pid, s.hits);
+ */
+export class TypedMap<K, V, KIn = K, VIn = V> {
+  readonly #map: BpfMap;
+  readonly #key: MapCodec<K, KIn>;
+  readonly #value: MapCodec<V, VIn>;
+
+  constructor(map: BpfMap, key: MapCodec<K, KIn>, value: MapCodec<V, VIn>) {
+    if (!(map instanceof BpfMap)) throw new BpfArgumentError('map', 'expected a BpfMap of a loaded object');
+    if (map.perCpu) throw new BpfArgumentError('map', `'${map.name}' is per-CPU: use PerCpuTypedMap`);
+    checkCodec(map, 'key', key as MapCodec<unknown, never>, map.keySize);
+    checkCodec(map, 'value', value as MapCodec<unknown, never>, map.valueSize);
+    this.#map = map;
+    this.#key = key;
+    this.#value = value;
+  }
+
+  /** The untyped map. */
+  get map(): BpfMap { return this.#map; }
+
+  /** The value of `key`, decoded, or `undefined` when there is none. */
+  lookup(key: KIn): V | undefined {
+    const b = this.#map.lookup(this.#key.encode(key));
+    return b === undefined ? undefined : this.#value.decode(b);
+  }
+
+  /** Creates or replaces the value of `key`; `flags` as `BpfMap.update`. */
+  update(key: KIn, value: VIn, flags: number = UpdateFlags.ANY): void {
+    this.#map.update(this.#key.encode(key), this.#value.encode(value), flags);
+  }
+
+  /** Deletes `key`; false when there was no such key. */
+  delete(key: KIn): boolean {
+    return this.#map.delete(this.#key.encode(key));
+  }
+
+  /** The keys, decoded (the kernel's order). */
+  *keys(): IterableIterator<K> {
+    for (const k of this.#map.keys()) yield this.#key.decode(k);
+  }
+
+  /** `[key, value]` pairs, decoded. */
+  *entries(): IterableIterator<[K, V]> {
+    for (const k of this.#map.keys()) {
+      const v = this.#map.lookup(k);
+      if (v !== undefined) yield [this.#key.decode(k), this.#value.decode(v)];
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    return this.entries();
+  }
+}
+
+/**
+ * A per-CPU map (PERCPU_ARRAY, PERCPU_HASH, LRU_PERCPU_HASH) with codecs: a value is one
+ * decoded value per possible CPU (index = CPU number).
+ */
+export class PerCpuTypedMap<K, V, KIn = K, VIn = V> {
+  readonly #map: BpfMap;
+  readonly #key: MapCodec<K, KIn>;
+  readonly #value: MapCodec<V, VIn>;
+
+  constructor(map: BpfMap, key: MapCodec<K, KIn>, value: MapCodec<V, VIn>) {
+    if (!(map instanceof BpfMap)) throw new BpfArgumentError('map', 'expected a BpfMap of a loaded object');
+    if (!map.perCpu) throw new BpfArgumentError('map', `'${map.name}' is not per-CPU: use TypedMap`);
+    checkCodec(map, 'key', key as MapCodec<unknown, never>, map.keySize);
+    checkCodec(map, 'value', value as MapCodec<unknown, never>, map.valueSize);
+    this.#map = map;
+    this.#key = key;
+    this.#value = value;
+  }
+
+  /** The untyped map. */
+  get map(): BpfMap { return this.#map; }
+
+  /** One decoded value per possible CPU, or `undefined` when there is no such key. */
+  lookup(key: KIn): V[] | undefined {
+    return this.#map.lookupPerCpu(this.#key.encode(key))?.map((b) => this.#value.decode(b));
+  }
+
+  /** Sets `values[cpu]` for every possible CPU. */
+  update(key: KIn, values: readonly VIn[], flags: number = UpdateFlags.ANY): void {
+    if (!Array.isArray(values)) throw new BpfArgumentError('values', `expected one value per possible CPU (${numPossibleCpus()})`);
+    this.#map.updatePerCpu(this.#key.encode(key), values.map((v) => this.#value.encode(v)), flags);
+  }
+
+  /** Deletes `key` (hash maps); false when there was no such key. */
+  delete(key: KIn): boolean {
+    return this.#map.delete(this.#key.encode(key));
+  }
+
+  /** The keys, decoded. */
+  *keys(): IterableIterator<K> {
+    for (const k of this.#map.keys()) yield this.#key.decode(k);
+  }
+
+  /** `[key, values per CPU]` pairs, decoded. */
+  *entries(): IterableIterator<[K, V[]]> {
+    for (const k of this.#map.keys()) {
+      const v = this.#map.lookupPerCpu(k);
+      if (v !== undefined) yield [this.#key.decode(k), v.map((b) => this.#value.decode(b))];
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<[K, V[]]> {
+    return this.entries();
+  }
+}

@@ -5,7 +5,7 @@ import { constants as osConstants } from 'node:os';
 import { MAP_TYPE_MIN_KERNEL, mapTypeName, PROGRAM_TYPE_MIN_KERNEL, programTypeName } from './constants';
 import { ObjectCore } from './core';
 import { BpfArgumentError, BpfError, extractVerifierLogs, UnsupportedFeatureError, VerifierError } from './errors';
-import { describeGlobals, GlobalSection, type GlobalVar, type SectionAccess } from './globals';
+import { describeGlobals, GlobalSection, locateGlobals, type GlobalVar, type SectionAccess } from './globals';
 import type { BpfLink } from './link';
 import { flushLog } from './log';
 import { BpfMap, OpenMap } from './map';
@@ -77,14 +77,16 @@ class Phase {
   protected section(section: SectionName, writable: boolean, phase: 'open' | 'loaded'): GlobalSection {
     const h = this.core.require(phase, `globals ${section}`);
     const index = internalMapIndex(this.mapInfo, section);
-    if (index < 0) return new GlobalSection(section, new Map(), undefined);
+    // A name missed here is looked up in the other sections, to say where it is.
+    const core = this.core;
+    const what = `globals ${section}`;
+    const locate = locateGlobals((s) => core.require(phase, what).btfDatasec(s));
+    if (index < 0) return new GlobalSection(section, new Map(), undefined, locate);
     let vars = this.globals.get(section);
     if (!vars) {
       vars = describeGlobals(h.btfDatasec(section) ?? [], (id) => h.btfType(id));
       this.globals.set(section, vars);
     }
-    const core = this.core;
-    const what = `globals ${section}`;
     const access: SectionAccess = {
       read: (offset, length) => core.handle.mapReadData(index, offset, length),
       write: (offset, bytes) => core.handle.mapWriteData(index, offset, bytes),
@@ -96,7 +98,7 @@ class Phase {
       },
       checkOpen: () => void core.require(phase, what),
     };
-    return new GlobalSection(section, vars, access);
+    return new GlobalSection(section, vars, access, locate);
   }
 }
 

@@ -76,4 +76,16 @@ describe('.bss and .data', () => {
     assert.throws(() => obj.bss.get('nope'), (e: unknown) =>
       e instanceof BpfError && e.code === 'ENOENT' && /no global named 'nope' in \.bss \(known: bss_value, tp_hits\)/.test(e.message));
   });
+
+  it('a global asked for in the wrong section says where it is and why, before and after load', () => {
+    const open = BpfObject.open(fixture('basic'));
+    // `__u64 data_value = 42;` has an initializer, so it lives in .data.
+    const where = (e: unknown) => e instanceof BpfError && e.code === 'ENOENT' &&
+      e.message.startsWith("'data_value' is in .data (it has an initializer), not in .bss") && /use the object's data instead of its bss/.test(e.message);
+    assert.throws(() => open.bss.set('data_value', 1n), where);
+    using obj = open.load();
+    assert.throws(() => obj.bss.get('data_value'), where);
+    assert.equal(obj.data.get('data_value'), 42n);
+    assert.throws(() => obj.rodata.get('bss_value'), (e: unknown) => e instanceof BpfError && /'bss_value' is in \.bss \(it has no initializer\), not in \.rodata/.test(e.message));
+  });
 });

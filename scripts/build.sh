@@ -28,7 +28,10 @@ exec 9>&-
 
 bash scripts/build-bpf.sh examples/tick-probe packages/bpf-sync-timer/dist/bpf -I packages/bpf-sync-timer/include
 
-node_modules/.bin/tsc -b packages/libbpf packages/bpf-sync-timer
+node_modules/.bin/tsc -b packages/libbpf
+# The timer's ABI and the examples' records, typed from the objects' BTF (bpf-skel).
+node scripts/gen-skel.mjs
+node_modules/.bin/tsc -b packages/bpf-sync-timer
 node scripts/esm-wrapper.mjs packages/libbpf >/dev/null
 node scripts/esm-wrapper.mjs packages/bpf-sync-timer >/dev/null
 if [ -f examples/tsconfig.json ]; then node_modules/.bin/tsc -b examples; fi

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BpfError, BpfObject, RingBuffer } from '@bpf-sync-timer/libbpf';
 import { checkInterval, SyncTimer, SyncTimerError, type CpuTimerStats, type Subscriber } from 'bpf-sync-timer';
+import * as skel from './collector.skel';
 import { decodeRecord, toNdjson, type CollectorRecord } from './records';
 
 const OBJECT_PATH = path.join(__dirname, '../../collector/obj/collector.bpf.o');
@@ -41,21 +42,21 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     const subscriber = timer.subscribe(BpfObject.open(OBJECT_PATH), { idVariable: 'my_sync_timer_id' });
     // Records written before this wait in the ring buffer map: none is lost.
     const ring = new RingBuffer(subscriber.object.map('records'), (bytes) => options.onRecord(decodeRecord(bytes)));
-    return { timer, stop: stopper(timer, subscriber, ring) };
+    return { timer, stop: stopper(timer, subscriber, skel.adopt(subscriber.object), ring) };
   } catch (e) {
     timer.close(); // closes the subscriber too
     throw e;
   }
 }
 
-function stopper(timer: SyncTimer, subscriber: Subscriber, ring: RingBuffer): () => CollectorSummary {
+function stopper(timer: SyncTimer, subscriber: Subscriber, typed: skel.Collector, ring: RingBuffer): () => CollectorSummary {
   let summary: CollectorSummary | undefined;
   return () => {
     if (summary) return summary;
     ring.close(); // consumes what is ready first
-    const drops = subscriber.object.map('drops').lookupPerCpu(0)!;
+    const drops = typed.maps.drops.lookup(0)!; // one __u64 per possible CPU
     summary = {
-      drops: timer.cpus.map((cpu) => ({ cpu, drops: drops[cpu].readBigUInt64LE(0) })),
+      drops: timer.cpus.map((cpu) => ({ cpu, drops: drops[cpu] })),
       timer: timer.stats(),
     };
     subscriber.close();

@@ -1,23 +1,17 @@
 // Unit test (no kernel): record decoding and the NDJSON line.
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { collector_record } from './collector.skel';
 import { decodeRecord, RECORD_SIZE, toNdjson } from './records';
 
+/** A record as the program writes it, through the codec generated from collector.bpf.o's BTF. */
 function record(fields: { kind?: number; cpu?: number; expected?: number; pid?: number; tid?: number; tick?: bigint;
-  nominal?: bigint; fired?: bigint; missed?: bigint; switches?: bigint; comm?: string }): Buffer {
-  const b = Buffer.alloc(RECORD_SIZE);
-  b.writeUInt32LE(fields.kind ?? 0, 0);
-  b.writeUInt32LE(fields.cpu ?? 0, 4);
-  b.writeUInt32LE(fields.expected ?? fields.cpu ?? 0, 8);
-  b.writeUInt32LE(fields.pid ?? 0, 12);
-  b.writeUInt32LE(fields.tid ?? 0, 16);
-  b.writeBigUInt64LE(fields.tick ?? 0n, 24);
-  b.writeBigUInt64LE(fields.nominal ?? 0n, 32);
-  b.writeBigUInt64LE(fields.fired ?? 0n, 40);
-  b.writeBigUInt64LE(fields.missed ?? 0n, 48);
-  b.writeBigUInt64LE(fields.switches ?? 0n, 56);
-  b.write(fields.comm ?? '', 64, 16, 'utf8');
-  return b;
+  nominal?: bigint; fired?: bigint; missed?: bigint; switches?: bigint; comm?: string }): Uint8Array {
+  return collector_record.encode({
+    kind: fields.kind ?? 0, cpu: fields.cpu ?? 0, expected_cpu: fields.expected ?? fields.cpu ?? 0,
+    pid: fields.pid ?? 0, tid: fields.tid ?? 0, _pad: 0, tick_index: fields.tick ?? 0n, nominal_ns: fields.nominal ?? 0n,
+    fired_ns: fields.fired ?? 0n, missed: fields.missed ?? 0n, ctx_switches: fields.switches ?? 0n, comm: fields.comm ?? '',
+  });
 }
 
 test('a tick record becomes one JSON line with the documented fields', () => {

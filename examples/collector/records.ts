@@ -1,10 +1,10 @@
-// `struct collector_record` (bpf/collector.bpf.c) decoded, and written as one NDJSON line.
+// `struct collector_record` (bpf/collector.bpf.c) decoded by the codec bpf-skel generates
+// from collector.bpf.o's BTF (collector.skel.ts, scripts/gen-skel.mjs), and written as one
+// NDJSON line.
+import { collector_record, record_kind } from './collector.skel';
 
 /** Size of `struct collector_record` in bytes. */
-export const RECORD_SIZE = 80;
-
-const KIND_TICK = 0;
-const KIND_MIGRATION = 1;
+export const RECORD_SIZE: number = collector_record.size;
 
 interface RecordBase {
   /** CPU the subscriber ran on. */
@@ -41,24 +41,22 @@ export interface MigrationRecord extends RecordBase {
 export type CollectorRecord = TickRecord | MigrationRecord;
 
 /** Decodes one ring buffer record. */
-export function decodeRecord(b: Buffer): CollectorRecord {
+export function decodeRecord(b: Uint8Array): CollectorRecord {
   if (b.length < RECORD_SIZE) throw new RangeError(`collector record: expected ${RECORD_SIZE} bytes, got ${b.length}`);
-  const kind = b.readUInt32LE(0);
-  const comm = b.subarray(64, 80);
-  const nul = comm.indexOf(0);
+  const r = collector_record.decode(b);
   const base: RecordBase = {
-    cpu: b.readUInt32LE(4),
-    pid: b.readUInt32LE(12),
-    tid: b.readUInt32LE(16),
-    tick: b.readBigUInt64LE(24),
-    nominalNs: b.readBigUInt64LE(32),
-    firedNs: b.readBigUInt64LE(40),
-    missed: b.readBigUInt64LE(48),
-    comm: comm.toString('utf8', 0, nul < 0 ? comm.length : nul),
+    cpu: r.cpu,
+    pid: r.pid,
+    tid: r.tid,
+    tick: r.tick_index,
+    nominalNs: r.nominal_ns,
+    firedNs: r.fired_ns,
+    missed: r.missed,
+    comm: r.comm,
   };
-  if (kind === KIND_TICK) return { type: 'tick', ...base, ctxSwitches: b.readBigUInt64LE(56) };
-  if (kind === KIND_MIGRATION) return { type: 'migration', ...base, expectedCpu: b.readUInt32LE(8) };
-  throw new RangeError(`collector record: unknown kind ${kind}`);
+  if (r.kind === record_kind.RECORD_TICK) return { type: 'tick', ...base, ctxSwitches: r.ctx_switches };
+  if (r.kind === record_kind.RECORD_MIGRATION) return { type: 'migration', ...base, expectedCpu: r.expected_cpu };
+  throw new RangeError(`collector record: unknown kind ${r.kind}`);
 }
 
 /**

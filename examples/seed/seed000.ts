@@ -2,8 +2,8 @@
 // as a `const volatile` before load, count ticks and migrations per CPU.
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BpfObject } from '@bpf-sync-timer/libbpf';
 import { SyncTimer, type CpuTimerStats } from 'bpf-sync-timer';
+import * as seed000 from './seed000.skel'; // bpf-skel's typed skeleton of seed000.bpf.o (scripts/gen-skel.mjs)
 
 const CONSUMER = path.join(__dirname, '../../seed/obj/seed000.bpf.o'); // from bpf/seed000.bpf.c (scripts/build.sh)
 const INTERVAL_NS = 1_000_000; // 1 ms
@@ -21,9 +21,9 @@ export async function main(seconds = 2): Promise<{ cpus: CpuCounts[]; elapsedNs:
   using timer = await SyncTimer.start(INTERVAL_NS);
   const id = timer.assignId(); // 0..=63
 
-  using open = BpfObject.open(CONSUMER); // disposing it after load() is a no-op
-  open.map('sync_timer_bitmap').reuseFd(timer.borrowedMapFd()); // libbpf dups the fd
-  open.rodata.set('my_sync_timer_id', id); // baked into the program at load
+  using open = seed000.open({ object: CONSUMER }); // disposing it after load() is a no-op
+  open.maps.sync_timer_bitmap.reuseFd(timer.borrowedMapFd()); // libbpf dups the fd
+  open.rodata.my_sync_timer_id = BigInt(id); // baked into the program at load
   using consumer = open.load();
   consumer.attachAll();
 
@@ -33,14 +33,10 @@ export async function main(seconds = 2): Promise<{ cpus: CpuCounts[]; elapsedNs:
   return { cpus, elapsedNs: process.hrtime.bigint() - start, timer: timer.stats() };
 }
 
-function readCounts(consumer: BpfObject, cpus: readonly number[]): CpuCounts[] {
-  const ticks = consumer.map('ticks').lookupPerCpu(0)!;
-  const migrations = consumer.map('migrations').lookupPerCpu(0)!;
-  return cpus.map((cpu) => ({
-    cpu,
-    ticks: ticks[cpu].readBigUInt64LE(0),
-    migrations: migrations[cpu].readBigUInt64LE(0),
-  }));
+function readCounts(consumer: seed000.Seed000, cpus: readonly number[]): CpuCounts[] {
+  const ticks = consumer.maps.ticks.lookup(0)!; // one __u64 per possible CPU
+  const migrations = consumer.maps.migrations.lookup(0)!;
+  return cpus.map((cpu) => ({ cpu, ticks: ticks[cpu], migrations: migrations[cpu] }));
 }
 
 if (require.main === module) {

@@ -2,8 +2,9 @@
 // to `.bss` after load, count ticks and migrations per CPU.
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BpfObject, closeFd } from '@bpf-sync-timer/libbpf';
+import { closeFd } from '@bpf-sync-timer/libbpf';
 import { SyncTimer, type CpuTimerStats } from 'bpf-sync-timer';
+import * as seed001 from './seed001.skel'; // bpf-skel's typed skeleton of seed001.bpf.o (scripts/gen-skel.mjs)
 
 const CONSUMER = path.join(__dirname, '../../seed/obj/seed001.bpf.o'); // from bpf/seed001.bpf.c (scripts/build.sh)
 const INTERVAL_NS = 1_000_000; // 1 ms
@@ -21,15 +22,15 @@ export async function main(seconds = 2): Promise<{ cpus: CpuCounts[]; elapsedNs:
   using timer = await SyncTimer.start(INTERVAL_NS);
   const id = timer.assignId(); // 0..=63
 
-  using open = BpfObject.open(CONSUMER); // disposing it after load() is a no-op
+  using open = seed001.open({ object: CONSUMER }); // disposing it after load() is a no-op
   const bitmapFd = timer.duplicateMapFd(); // ours to close
   try {
-    open.map('sync_timer_bitmap').reuseFd(bitmapFd); // libbpf dups it again
+    open.maps.sync_timer_bitmap.reuseFd(bitmapFd); // libbpf dups it again
   } finally {
     closeFd(bitmapFd);
   }
   using consumer = open.load();
-  consumer.bss.set('my_sync_timer_id', id); // live memory of the loaded program
+  consumer.bss.my_sync_timer_id = BigInt(id); // live memory of the loaded program
   consumer.attachAll();
 
   const start = process.hrtime.bigint();
@@ -38,14 +39,10 @@ export async function main(seconds = 2): Promise<{ cpus: CpuCounts[]; elapsedNs:
   return { cpus, elapsedNs: process.hrtime.bigint() - start, timer: timer.stats() };
 }
 
-function readCounts(consumer: BpfObject, cpus: readonly number[]): CpuCounts[] {
-  const ticks = consumer.map('ticks').lookupPerCpu(0)!;
-  const migrations = consumer.map('migrations').lookupPerCpu(0)!;
-  return cpus.map((cpu) => ({
-    cpu,
-    ticks: ticks[cpu].readBigUInt64LE(0),
-    migrations: migrations[cpu].readBigUInt64LE(0),
-  }));
+function readCounts(consumer: seed001.Seed001, cpus: readonly number[]): CpuCounts[] {
+  const ticks = consumer.maps.ticks.lookup(0)!; // one __u64 per possible CPU
+  const migrations = consumer.maps.migrations.lookup(0)!;
+  return cpus.map((cpu) => ({ cpu, ticks: ticks[cpu], migrations: migrations[cpu] }));
 }
 
 if (require.main === module) {

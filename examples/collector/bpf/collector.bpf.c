@@ -24,9 +24,9 @@ enum record_kind {
 	RECORD_MIGRATION = 1,
 };
 
-/* Layout is a contract with records.ts (80 bytes). */
+/* records.ts decodes it with the codec bpf-skel generates (collector.skel.ts). */
 struct collector_record {
-	__u32 kind;         /* enum record_kind */
+	enum record_kind kind;
 	__u32 cpu;          /* CPU this program ran on */
 	__u32 expected_cpu; /* CPU the tick was armed for */
 	__u32 pid;          /* tgid of the interrupted task (0: idle) */
@@ -41,6 +41,9 @@ struct collector_record {
 };
 
 _Static_assert(sizeof(struct collector_record) == 80, "record size");
+
+/* Ring buffer records are not otherwise in the BTF: this puts the type there for bpf-skel. */
+const struct collector_record *unused_collector_record __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -32,7 +32,8 @@
  * on the CPU the timer fired on. Two signatures are accepted:
  *
  *   void cb(__u32 cpu, const struct sync_timer_tick *tick);
- *   void cb(__u32 cpu);                     (legacy, still supported)
+ *   void cb(__u32 cpu);                     (the CPU-only callback, the
+ *                                            original crate's signature)
  *
  * `cpu` is the CPU the timer was armed for, which is always the current
  * one: a timer that finds itself on another CPU (its CPU went offline, or it
@@ -81,6 +82,11 @@ enum sync_timer_mode {
 	SYNC_TIMER_MODE_LEGACY = 2,       /* relative, 5.15 - 6.3 */
 };
 
+/*
+ * The init program's outcome. User space reads these names from the object's
+ * BTF: SYNC_TIMER_<code> is SyncTimerError code <code> in TypeScript, so a
+ * new enumerator needs a code of the same name there (a unit test checks).
+ */
 enum sync_timer_init_error {
 	SYNC_TIMER_SUCCESS = 0,
 	SYNC_TIMER_MAP_UPDATE_FAILED = 1,
@@ -89,15 +95,22 @@ enum sync_timer_init_error {
 	SYNC_TIMER_TIMER_SET_CALLBACK_FAILED = 4,
 	SYNC_TIMER_TIMER_START_FAILED = 5,
 	SYNC_TIMER_WRONG_CPU = 6,
-	SYNC_TIMER_BAD_MODE = 7,
-	SYNC_TIMER_BAD_INTERVAL = 8,
+	SYNC_TIMER_INVALID_OPTION = 7,   /* mode is not an enum sync_timer_mode */
+	SYNC_TIMER_INTERVAL_INVALID = 8, /* interval below SYNC_TIMER_MIN_INTERVAL_NS */
 };
 
-/* Context of the SEC("syscall") init program. Layout is a user-space contract. */
+/* The earlier names of the two above. */
+#define SYNC_TIMER_BAD_MODE SYNC_TIMER_INVALID_OPTION
+#define SYNC_TIMER_BAD_INTERVAL SYNC_TIMER_INTERVAL_INVALID
+
+/*
+ * Context of the SEC("syscall") init program. Layout is a user-space contract;
+ * the enum-typed fields are 4 bytes and put both enums into the object's BTF.
+ */
 struct sync_timer_init_args {
-	__u32 cpu;             /* in: CPU the run is pinned to */
-	__u32 mode;            /* in: enum sync_timer_mode */
-	__s32 error;           /* out: enum sync_timer_init_error */
+	__u32 cpu;                        /* in: CPU the run is pinned to */
+	enum sync_timer_mode mode;        /* in */
+	enum sync_timer_init_error error; /* out */
 	__s32 err_no;          /* out: negative errno of the failing helper, or 0 */
 	__u64 first_expiry_ns; /* out: first grid point armed (CLOCK_MONOTONIC ns) */
 	__u64 interval_ns;     /* out: interval in use */
@@ -131,6 +144,8 @@ struct sync_timer_tick {
 	__u64 ticks;       /* callbacks run on this timer, including this one */
 };
 
+_Static_assert(sizeof(enum sync_timer_mode) == 4, "mode size");
+_Static_assert(sizeof(enum sync_timer_init_error) == 4, "init error size");
 _Static_assert(sizeof(struct sync_timer_init_args) == 32, "init args size");
 _Static_assert(__builtin_offsetof(struct sync_timer_init_args, cpu) == 0, "cpu");
 _Static_assert(__builtin_offsetof(struct sync_timer_init_args, mode) == 4, "mode");
@@ -258,11 +273,11 @@ static __always_inline void __sync_timer_init(struct sync_timer_init_args *args,
 	args->interval_ns = interval;
 
 	if (mode > SYNC_TIMER_MODE_LEGACY) {
-		args->error = SYNC_TIMER_BAD_MODE;
+		args->error = SYNC_TIMER_INVALID_OPTION;
 		return;
 	}
 	if (interval < SYNC_TIMER_MIN_INTERVAL_NS) {
-		args->error = SYNC_TIMER_BAD_INTERVAL;
+		args->error = SYNC_TIMER_INTERVAL_INVALID;
 		return;
 	}
 	if (bpf_get_smp_processor_id() != cpu) {
@@ -317,16 +332,21 @@ static __always_inline void __sync_timer_init(struct sync_timer_init_args *args,
 	return;
 }
 
-/* The two accepted user callback types; anything else fails to compile. */
+/*
+ * The two accepted user callback types; anything else fails to compile. The
+ * CPU-only one is the original crate's; sync_timer_legacy_callback_t is its
+ * earlier name here (unrelated to the legacy timer mode).
+ */
 typedef void (*sync_timer_callback_t)(__u32 cpu, const struct sync_timer_tick *tick);
-typedef void (*sync_timer_legacy_callback_t)(__u32 cpu);
+typedef void (*sync_timer_cpu_callback_t)(__u32 cpu);
+typedef sync_timer_cpu_callback_t sync_timer_legacy_callback_t;
 
 #define __SYNC_TIMER_CALL(cb, cpu, tick)                                        \
 	_Generic((cb),                                                          \
 		sync_timer_callback_t:                                          \
 			((sync_timer_callback_t)(cb))((cpu), (tick)),           \
-		sync_timer_legacy_callback_t:                                   \
-			((sync_timer_legacy_callback_t)(cb))((cpu)))
+		sync_timer_cpu_callback_t:                                      \
+			((sync_timer_cpu_callback_t)(cb))((cpu)))
 
 #define DEFINE_SYNC_TIMER(_name, _callback, _interval_ns)                       \
 	struct {                                                                \

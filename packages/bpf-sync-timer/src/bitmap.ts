@@ -1,7 +1,9 @@
-// `struct sync_timer_bitmap_entry` as user space sees it (sync_timer_bitmap.bpf.h).
+// `struct sync_timer_bitmap_entry` as user space sees it (sync_timer_bitmap.bpf.h), through
+// its codec from sync_timer.bpf.o's BTF.
+import { sync_timer_bitmap_entry } from './abi';
 
 /** Size of `struct sync_timer_bitmap_entry` in bytes. */
-export const BITMAP_ENTRY_SIZE = 56;
+export const BITMAP_ENTRY_SIZE: number = sync_timer_bitmap_entry.size;
 
 /** One CPU's bitmap entry: the last tick published on that CPU. */
 export interface BitmapEntry {
@@ -15,14 +17,15 @@ export interface BitmapEntry {
 }
 
 /** Decodes an entry (e.g. one element of `lookupPerCpu(0)` on the bitmap map, or a ring buffer copy). */
-export function decodeBitmapEntry(b: Buffer, offset = 0): BitmapEntry {
+export function decodeBitmapEntry(b: Uint8Array, offset = 0): BitmapEntry {
+  const e = sync_timer_bitmap_entry.decode(b, offset);
   return {
-    expectedCpu: b.readUInt32LE(offset),
-    triggerMask: b.readBigUInt64LE(offset + 8),
-    tickIndex: b.readBigUInt64LE(offset + 16),
-    nominalNs: b.readBigUInt64LE(offset + 24),
-    intervalNs: b.readBigUInt64LE(offset + 32),
-    firedNs: b.readBigUInt64LE(offset + 40),
-    missed: b.readBigUInt64LE(offset + 48),
+    expectedCpu: e.expected_cpu,
+    triggerMask: e.trigger_mask,
+    tickIndex: e.tick_index,
+    nominalNs: e.nominal_ns,
+    intervalNs: e.interval_ns,
+    firedNs: e.fired_ns,
+    missed: e.missed,
   };
 }

@@ -1,7 +1,14 @@
 // Timer modes, the init program's context, and the probe-then-arm logic with fallback
 // modern -> intermediate -> legacy. Pure apart from the injected runner.
 import { constants as osConstants } from 'node:os';
-import { SyncTimerError, type SyncTimerErrorCode } from './errors';
+import { SyncTimerError } from './errors';
+
+// The ABI (codecs from the object's BTF) needs @bpf-sync-timer/libbpf: loaded on first use,
+// so that the CLI's commands that need neither (include-dir, cflags, help) start without it.
+let abiModule: typeof import('./abi') | undefined;
+function abi(): typeof import('./abi') {
+  return (abiModule ??= require('./abi') as typeof import('./abi'));
+}
 
 /** How timers are armed: see `MODE_INFO`. */
 export type TimerMode = 'modern' | 'intermediate' | 'legacy';
@@ -12,11 +19,14 @@ export type ModeOption = TimerMode | 'auto';
 /** Modes in order of preference. */
 export const MODES: readonly TimerMode[] = ['modern', 'intermediate', 'legacy'];
 
-/** What each mode does and which kernels have it. */
+/**
+ * What each mode does and which kernels have it; `value` is its `enum sync_timer_mode`
+ * value, from the object's BTF (`SYNC_TIMER_MODE_<MODE>`).
+ */
 export const MODE_INFO: Record<TimerMode, { value: number; flags: string; accepted: string; minKernel: string; description: string }> = {
-  modern: { value: 0, flags: 'BPF_F_TIMER_ABS | BPF_F_TIMER_CPU_PIN', accepted: 'it accepts BPF_F_TIMER_ABS | BPF_F_TIMER_CPU_PIN', minKernel: '6.7', description: 'absolute grid times, timers pinned to their CPU' },
-  intermediate: { value: 1, flags: 'BPF_F_TIMER_ABS', accepted: 'it accepts BPF_F_TIMER_ABS', minKernel: '6.4', description: 'absolute grid times; timer_migration=0 while arming' },
-  legacy: { value: 2, flags: 'no flags', accepted: 'relative timers need no flags', minKernel: '5.15', description: 'relative re-arming to the next grid point; timer_migration=0 while arming' },
+  modern: { get value() { return abi().modeValue('modern'); }, flags: 'BPF_F_TIMER_ABS | BPF_F_TIMER_CPU_PIN', accepted: 'it accepts BPF_F_TIMER_ABS | BPF_F_TIMER_CPU_PIN', minKernel: '6.7', description: 'absolute grid times, timers pinned to their CPU' },
+  intermediate: { get value() { return abi().modeValue('intermediate'); }, flags: 'BPF_F_TIMER_ABS', accepted: 'it accepts BPF_F_TIMER_ABS', minKernel: '6.4', description: 'absolute grid times; timer_migration=0 while arming' },
+  legacy: { get value() { return abi().modeValue('legacy'); }, flags: 'no flags', accepted: 'relative timers need no flags', minKernel: '5.15', description: 'relative re-arming to the next grid point; timer_migration=0 while arming' },
 };
 
 /** True for modes that rely on kernel.timer_migration = 0 while arming. */
@@ -24,22 +34,12 @@ export function needsTimerMigrationOff(mode: TimerMode): boolean {
   return mode !== 'modern';
 }
 
-/** `struct sync_timer_init_args` (32 bytes). */
-export const INIT_ARGS_SIZE = 32;
-
-/** Encodes the init program's context for one CPU. */
+/** Encodes the init program's context (`struct sync_timer_init_args`) for one CPU. */
 export function encodeInitArgs(cpu: number, mode: TimerMode): Buffer {
-  const b = Buffer.alloc(INIT_ARGS_SIZE);
-  b.writeUInt32LE(cpu, 0);
-  b.writeUInt32LE(MODE_INFO[mode].value, 4);
-  return b;
+  const args = abi().sync_timer_init_args;
+  return args.encode({ cpu, mode: MODE_INFO[mode].value, error: 0, err_no: 0, first_expiry_ns: 0n, interval_ns: 0n },
+    Buffer.alloc(args.size)) as Buffer;
 }
-
-/** `enum sync_timer_init_error` -> code. */
-const INIT_ERRORS: Array<SyncTimerErrorCode | undefined> = [
-  undefined, 'MAP_UPDATE_FAILED', 'MAP_LOOKUP_FAILED', 'TIMER_INIT_FAILED', 'TIMER_SET_CALLBACK_FAILED',
-  'TIMER_START_FAILED', 'WRONG_CPU', 'INVALID_OPTION', 'INTERVAL_INVALID',
-];
 
 /** One CPU's raw run result (from runOnCpus). */
 export interface RawCpuRun {
@@ -66,13 +66,14 @@ export function decodeInitRun(run: RawCpuRun, mode: TimerMode): CpuArmResult {
   if (run.errno && run.ranOn < 0) {
     return { cpu, error: new SyncTimerError('AFFINITY_FAILED', `cannot pin a thread to CPU ${cpu} (errno ${run.errno}): offline or outside this process's cpuset`, { cpu, errno: run.errno }) };
   }
-  if (run.errno || !run.ctxOut || run.ctxOut.length < INIT_ARGS_SIZE) {
+  const { sync_timer_init_args, initErrorCode } = abi();
+  if (run.errno || !run.ctxOut || run.ctxOut.length < sync_timer_init_args.size) {
     return { cpu, error: new SyncTimerError('BPF_PROGRAM_FAILED', `running the init program on CPU ${cpu} failed (errno ${run.errno})`, { cpu, errno: run.errno }) };
   }
-  const code = run.ctxOut.readInt32LE(8);
-  const errNo = -run.ctxOut.readInt32LE(12);
-  if (code === 0) return { cpu, firstExpiryNs: run.ctxOut.readBigUInt64LE(16) };
-  const name = INIT_ERRORS[code] ?? 'UNKNOWN_BPF_ERROR';
+  const out = sync_timer_init_args.decode(run.ctxOut);
+  const name = initErrorCode(out.error);
+  if (name === undefined) return { cpu, firstExpiryNs: out.first_expiry_ns };
+  const errNo = -out.err_no;
   const why = errNo ? ` (errno ${errNo})` : '';
   return {
     cpu,

@@ -1,5 +1,6 @@
 // Per-CPU counters read from the timer's state map (struct sync_timer_state).
 import type { BpfMap } from '@bpf-sync-timer/libbpf';
+import { sync_timer_state } from './abi';
 
 /** One CPU's timer counters. */
 export interface CpuTimerStats {
@@ -22,18 +23,19 @@ export interface CpuTimerStats {
   stopped: boolean;
 }
 
-/** Decodes `struct sync_timer_state` (88 bytes; the bpf_timer reads as zeros). */
-export function decodeState(cpu: number, v: Buffer): CpuTimerStats {
+/** Decodes `struct sync_timer_state` (its codec from sync_timer.bpf.o's BTF; the bpf_timer reads as zeros). */
+export function decodeState(cpu: number, v: Uint8Array): CpuTimerStats {
+  const s = sync_timer_state.decode(v);
   return {
     cpu,
-    nextExpectedNs: v.readBigUInt64LE(24),
-    ticks: v.readBigUInt64LE(32),
-    missed: v.readBigUInt64LE(40),
-    rearmFailures: v.readBigUInt64LE(48),
-    wrongCpu: v.readBigUInt64LE(56),
-    lastFiredNs: v.readBigUInt64LE(64),
-    lastRearmError: v.readInt32LE(72),
-    stopped: v.readUInt32LE(84) !== 0,
+    nextExpectedNs: s.next_expected_ns,
+    ticks: s.ticks,
+    missed: s.missed,
+    rearmFailures: s.rearm_failures,
+    wrongCpu: s.wrong_cpu,
+    lastFiredNs: s.last_fired_ns,
+    lastRearmError: s.last_rearm_error,
+    stopped: s.stopped !== 0,
   };
 }
 

@@ -1,4 +1,5 @@
 // The monitor's per-second figures, computed from tick records (pure, unit-tested).
+import { tick_record } from '../abi';
 
 /** Value at quantile q (0..1) of ascending-sorted numbers (nearest rank). */
 export function quantile(sorted: readonly number[], q: number): number {
@@ -30,20 +31,21 @@ export interface TickRecord {
 }
 
 /** Size of `struct tick_record`. */
-export const TICK_RECORD_SIZE = 64;
+export const TICK_RECORD_SIZE: number = tick_record.size;
 
-/** Decodes a tick record (offsets as tick_probe.bpf.c asserts them). */
-export function decodeTickRecord(b: Buffer): TickRecord {
+/** Decodes a tick record (its codec from tick_probe.bpf.o's BTF). */
+export function decodeTickRecord(b: Uint8Array): TickRecord {
+  const r = tick_record.decode(b);
   return {
-    tickIndex: b.readBigUInt64LE(0),
-    nominalNs: b.readBigUInt64LE(8),
-    firedNs: b.readBigUInt64LE(16),
-    seenNs: b.readBigUInt64LE(24),
-    missed: b.readBigUInt64LE(32),
-    cpu: b.readUInt32LE(40),
-    expectedCpu: b.readUInt32LE(44),
-    hits: b.readBigUInt64LE(48),
-    subscriber: b.readUInt32LE(56),
+    tickIndex: r.tick_index,
+    nominalNs: r.nominal_ns,
+    firedNs: r.fired_ns,
+    seenNs: r.seen_ns,
+    missed: r.missed,
+    cpu: r.cpu,
+    expectedCpu: r.expected_cpu,
+    hits: r.hits,
+    subscriber: r.subscriber,
   };
 }
 

@@ -169,7 +169,7 @@ class Generator {
       open: `Open${p}`, loaded: p, options: `${p}OpenOptions`, rodata: `${p}Rodata`, data: `${p}Data`, bss: `${p}Bss`,
       maps: `${p}Maps`, openMaps: `Open${p}Maps`, programs: `${p}Programs`, openPrograms: `Open${p}Programs`,
     };
-    if (btf.elf) for (const n of [...Object.values(this.#skel), 'open', 'load', 'objectSha256', 'objectPath', 'objectBytes']) this.#used.add(n);
+    if (btf.elf) for (const n of [...Object.values(this.#skel), 'open', 'load', 'adopt', 'objectSha256', 'objectPath', 'objectBytes']) this.#used.add(n);
     this.#pickNamedTypes();
     this.#em = new CodecEmitter(btf, { ts: true, h: '$h', strings: this.#strings, names: this.#names });
   }
@@ -615,6 +615,16 @@ export function open(options: ${s.options} = {}): ${s.open} {
 /** \`open(options).load()\`. */
 export function load(options?: ${s.options}): ${s.loaded} {
   return open(options).load();
+}
+
+/**
+ * Types an object of ${src} that was loaded some other way (e.g. by \`timer.subscribe\`), after
+ * checking it has the maps and globals this module was generated for. Closing the result
+ * closes \`object\`.
+ */
+export function adopt(object: $BpfObject): ${s.loaded} {
+  $checkSkeletonLayout(object, $layout, ${lit(src)});
+  return $loaded(object);
 }
 
 function $loaded(obj: $BpfObject): ${s.loaded} {

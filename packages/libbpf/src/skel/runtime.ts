@@ -5,7 +5,7 @@ import type { Codec } from '../btf/codec-support';
 import { BpfArgumentError } from '../errors';
 import type { GlobalSection } from '../globals';
 import type { BpfMap } from '../map';
-import type { OpenBpfObject } from '../object';
+import type { BpfObject, OpenBpfObject } from '../object';
 import { PerfBuffer, type PerfBufferOptions } from '../perf-buffer';
 import { RingBuffer } from '../ring-buffer';
 
@@ -190,13 +190,14 @@ export interface SkeletonLayout {
 }
 
 /**
- * Checks that an opened object has the maps and globals a generated module was made for,
- * so that a module used with another build of the object fails at open with what differs,
- * instead of decoding garbage. `origin` names the object the module came from.
+ * Checks that an opened (or loaded) object has the maps and globals a generated module was
+ * made for, so that a module used with another build of the object fails at open with what
+ * differs, instead of decoding garbage. `origin` names the object the module came from.
  */
-export function checkSkeletonLayout(open: OpenBpfObject, layout: SkeletonLayout, origin: string): void {
+export function checkSkeletonLayout(open: OpenBpfObject | BpfObject, layout: SkeletonLayout, origin: string): void {
   const diffs: string[] = [];
-  const maps = new Map(open.maps.map((m) => [m.name, m]));
+  const list: ReadonlyArray<{ name: string; keySize: number; valueSize: number }> = open.maps;
+  const maps = new Map(list.map((m) => [m.name, m]));
   for (const [name, [keySize, valueSize]] of Object.entries(layout.maps)) {
     const m = maps.get(name);
     if (!m) {

@@ -9,20 +9,20 @@ describe('initSyncTimerProgram', () => {
   it('a DEFINE_SYNC_TIMER program ticks at its interval on every CPU', async () => {
     requireRoot();
     const interval = 2_000_000;
-    const open = BpfObject.open(fixture('legacy_timer'));
-    open.rodata.set('legacy_interval_ns', BigInt(interval));
-    open.map('sync_timer_states_legacy').setMaxEntries(numPossibleCpus());
+    const open = BpfObject.open(fixture('own_timer'));
+    open.rodata.set('own_interval_ns', BigInt(interval));
+    open.map('sync_timer_states_own').setMaxEntries(numPossibleCpus());
     const obj = open.load();
     try {
-      const t = await initSyncTimerProgram(obj.program('sync_timer_init_legacy'), { statesMap: obj.map('sync_timer_states_legacy') });
+      const t = await initSyncTimerProgram(obj.program('sync_timer_init_own'), { statesMap: obj.map('sync_timer_states_own') });
       assert.equal(t.mode, 'modern');
-      const ticks = () => obj.map('legacy_ticks').lookupPerCpu(0)!.map((b) => b.readBigUInt64LE(0));
+      const ticks = () => obj.map('own_ticks').lookupPerCpu(0)!.map((b) => b.readBigUInt64LE(0));
       // 3 s: one scheduling stall of this shared VM (tens of ms of skipped grid points)
       // stays well inside the 2% tolerance.
       const w = await window(ticks, 3000);
       const expected = Number(w.elapsedNs) / interval;
       for (const cpu of t.cpus) assertWithin(w.after[cpu] - w.before[cpu], expected, 0.02, `CPU ${cpu} callback runs (timer stats: ${JSON.stringify(t.stats().map((s) => ({ cpu: s.cpu, missed: String(s.missed) })))})`);
-      const last = obj.map('legacy_last_index').lookupPerCpu(0)!.map((b) => b.readBigUInt64LE(0));
+      const last = obj.map('own_last_index').lookupPerCpu(0)!.map((b) => b.readBigUInt64LE(0));
       const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, like the timer
       for (const cpu of t.cpus) {
         const lag = now / BigInt(interval) - last[cpu];

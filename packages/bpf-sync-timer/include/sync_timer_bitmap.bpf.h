@@ -82,28 +82,64 @@ _Static_assert(__builtin_offsetof(struct sync_timer_bitmap_entry, fired_ns) == 4
 _Static_assert(__builtin_offsetof(struct sync_timer_bitmap_entry, missed) == 48, "missed");
 
 /*
- * Atomically test-and-clear bit `subscriber_id` of this CPU's entry.
- * Returns 1 if the bit was set (a tick is pending for this subscriber),
- * 0 otherwise, for ids >= 64, or if the entry is missing.
- * `bitmap_map` is the consumer's BPF_MAP_TYPE_PERCPU_ARRAY declared above.
+ * Takes this CPU's pending tick for subscriber `subscriber_id`: atomically
+ * test-and-clears its bit and returns this CPU's bitmap entry (the tick's
+ * details) when the bit was set, NULL otherwise: no tick since the last call,
+ * an id >= 64 (use 64 as "no id yet"), or no entry. At most one non-NULL
+ * return per tick per subscriber. The verifier needs the NULL check.
+ * `bitmap_map` is the consumer's BPF_MAP_TYPE_PERCPU_ARRAY (SYNC_TIMER_BITMAP_MAP).
+ *
+ * The entry stays valid for the program's run (it is a map value), but the
+ * next tick on this CPU overwrites it: copy what you keep. It is returned
+ * for a migrated tick too (in legacy and intermediate mode a timer can run on
+ * another CPU than it was armed for); sync_timer_tick_migrated() tells.
+ *
+ * Cost: the program runs on every hrtimer expiry of its CPU, and most are not
+ * ticks, so that path is kept to three loads and a few well-predicted
+ * branches (the id, the per-CPU entry's address through the PERCPU_ARRAY
+ * lookup the kernel inlines, its trigger_mask):
+ * the bit is read plainly first and the atomic instruction (a lock cmpxchg
+ * loop on x86) runs only when it is set. The plain read is exact: the bit is
+ * set and cleared only on this CPU (per-CPU entry); the atomic still settles
+ * a race with an NMI-context subscriber on the same CPU. What remains is
+ * memory: on a cold cache those loads, not the instructions, are the cost
+ * (bench/subscriber measures it against an empty program).
  */
-static __always_inline int sync_timer_check_and_reset(void *bitmap_map, __u64 subscriber_id)
+static __always_inline struct sync_timer_bitmap_entry *
+sync_timer_take_tick(void *bitmap_map, __u64 subscriber_id)
 {
 	struct sync_timer_bitmap_entry *entry;
 	__u32 key = 0;
-	__u64 bit, prev;
+	__u64 bit;
 
+	/* also keeps the shift defined: x86 would take 1 << 64 as 1 << 0 */
 	if (subscriber_id >= 64)
-		return 0;
+		return NULL;
 
 	entry = bpf_map_lookup_elem(bitmap_map, &key);
 	if (!entry)
-		return 0;
+		return NULL;
 
 	bit = 1ULL << subscriber_id;
+	if (!(*(volatile __u64 *)&entry->trigger_mask & bit))
+		return NULL; /* not our tick: the common case */
 	/* atomic: an NMI-context subscriber may race on the same CPU */
-	prev = __sync_fetch_and_and(&entry->trigger_mask, ~bit);
-	return (prev & bit) ? 1 : 0;
+	if (!(__sync_fetch_and_and(&entry->trigger_mask, ~bit) & bit))
+		return NULL;
+	return entry;
+}
+
+/*
+ * Atomically test-and-clear bit `subscriber_id` of this CPU's entry (the
+ * seeds' form). Returns 1 if the bit was set (a tick is pending for this
+ * subscriber: once per tick), 0 otherwise, for ids >= 64, or if the entry is
+ * missing. `bitmap_map` is the consumer's BPF_MAP_TYPE_PERCPU_ARRAY declared
+ * above. Same path and cost as sync_timer_take_tick(): a plain read of the
+ * bit first, the atomic only when it is set.
+ */
+static __always_inline int sync_timer_check_and_reset(void *bitmap_map, __u64 subscriber_id)
+{
+	return sync_timer_take_tick(bitmap_map, subscriber_id) ? 1 : 0;
 }
 
 /*
@@ -121,45 +157,6 @@ static __always_inline int sync_timer_check_and_reset(void *bitmap_map, __u64 su
 		__type(key, __u32);                                          \
 		__type(value, struct sync_timer_bitmap_entry);               \
 	} name SEC(".maps")
-
-/*
- * Takes this CPU's pending tick for subscriber `subscriber_id`: atomically
- * test-and-clears its bit and returns this CPU's bitmap entry (the tick's
- * details) when the bit was set, NULL otherwise: no tick since the last call,
- * an id >= 64 (use 64 as "no id yet"), or no entry. At most one non-NULL
- * return per tick per subscriber. The verifier needs the NULL check.
- *
- * The entry stays valid for the program's run (it is a map value), but the
- * next tick on this CPU overwrites it: copy what you keep. It is returned
- * for a migrated tick too (in legacy and intermediate mode a timer can run on
- * another CPU than it was armed for); sync_timer_tick_migrated() tells.
- *
- * Most hrtimer expiries are not ticks, so the bit is read plainly first and
- * the atomic instruction runs only when it is set. That read is exact: the
- * bit is set and cleared only on this CPU (per-CPU entry).
- */
-static __always_inline struct sync_timer_bitmap_entry *
-sync_timer_take_tick(void *bitmap_map, __u64 subscriber_id)
-{
-	struct sync_timer_bitmap_entry *entry;
-	__u32 key = 0;
-	__u64 bit;
-
-	if (subscriber_id >= 64)
-		return NULL;
-
-	entry = bpf_map_lookup_elem(bitmap_map, &key);
-	if (!entry)
-		return NULL;
-
-	bit = 1ULL << subscriber_id;
-	if (!(*(volatile __u64 *)&entry->trigger_mask & bit))
-		return NULL;
-	/* atomic: an NMI-context subscriber may race on the same CPU */
-	if (!(__sync_fetch_and_and(&entry->trigger_mask, ~bit) & bit))
-		return NULL;
-	return entry;
-}
 
 /*
  * Nonzero when `tick` (from sync_timer_take_tick) fired on another CPU than

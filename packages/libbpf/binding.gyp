@@ -13,6 +13,7 @@
         "native/ring_buffer.cc",
         "native/perf_buffer.cc",
         "native/cpu.cc",
+        "native/grid.cc",
         "native/sys.cc"
       ],
       "include_dirs": [

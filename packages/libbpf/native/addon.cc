@@ -88,6 +88,8 @@ Napi::Value ProbeMapType(const Napi::CallbackInfo& info) {
 // Safety net at environment teardown: whatever the user did not close is released.
 void Cleanup(void* arg) {
   auto* data = static_cast<AddonData*>(arg);
+  // Threads first: no program runs once the objects go.
+  for (NativeGridRunner* r : std::set<NativeGridRunner*>(data->liveGridRunners)) ReleaseGridRunner(r);
   for (NativeLink* l : std::set<NativeLink*>(data->liveLinks)) l->Release();
   for (NativeObject* o : std::set<NativeObject*>(data->liveObjects)) o->Release();
 }
@@ -103,6 +105,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeLink", InitLink(env));
   exports.Set("NativeRingBuffer", InitRingBuffer(env));
   exports.Set("NativePerfBuffer", InitPerfBuffer(env));
+  exports.Set("NativeGridRunner", InitGridRunner(env));
   exports.Set("drainLog", Napi::Function::New(env, DrainLog));
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));

@@ -18,6 +18,7 @@ namespace nbpf {
 
 class NativeObject;
 class NativeLink;
+class NativeGridRunner;
 
 // Per-environment state: constructors and the JS error factory handed in by TS.
 struct AddonData {
@@ -25,6 +26,7 @@ struct AddonData {
   Napi::FunctionReference linkCtor;
   std::set<NativeObject*> liveObjects;   // closed by the env cleanup hook
   std::set<NativeLink*> liveLinks;
+  std::set<NativeGridRunner*> liveGridRunners;  // stopped (threads joined) by the hook
 };
 
 AddonData* GetData(Napi::Env env);
@@ -45,6 +47,9 @@ Napi::Function InitObject(Napi::Env env);
 Napi::Function InitLink(Napi::Env env);
 Napi::Function InitRingBuffer(Napi::Env env);
 Napi::Function InitPerfBuffer(Napi::Env env);
+Napi::Function InitGridRunner(Napi::Env env);
+// Stops a grid runner's thread and waits for it (grid.cc).
+void ReleaseGridRunner(NativeGridRunner* runner);
 void InitLog(Napi::Env env, Napi::Object exports);
 void InitCpu(Napi::Env env, Napi::Object exports);
 void InitSys(Napi::Env env, Napi::Object exports);

@@ -103,10 +103,34 @@ export interface NativeEventBuffer {
   setRef(ref: boolean): void;
 }
 
+export interface NativeGridRunnerStats {
+  cpu: number;
+  runs: bigint;
+  missed: bigint;
+  late: bigint;
+  wrongCpu: bigint;
+  errors: bigint;
+  sumLateNs: bigint;
+  maxLateNs: bigint;
+  lastNominalNs: bigint;
+  nextNs: bigint;
+  lastErrno: number;
+  lastRetval: number;
+  stopped: boolean;
+  running: boolean;
+}
+
+export interface NativeGridRunnerHandle {
+  stats(): NativeGridRunnerStats;
+  requestStop(): void;
+  stop(): void;
+}
+
 export interface NativeAddon {
   NativeObject: new (source: string | Buffer, opts: object) => NativeObjectHandle;
   NativeRingBuffer: new (mapFd: number, cb: NativeBatchCallback) => NativeEventBuffer;
   NativePerfBuffer: new (mapFd: number, pagesPerCpu: number, cb: NativeBatchCallback) => NativeEventBuffer;
+  NativeGridRunner: new (progFd: number, cpu: number, intervalNs: bigint, priority: number, kick: boolean, lateNs: bigint) => NativeGridRunnerHandle;
   drainLog(): Array<number | string>;
   setErrorFactory(f: (op: string, errno: number, message: string) => Error): void;
   libbpfVersion(): { major: number; minor: number; string: string; release: string };

@@ -154,6 +154,13 @@ export class BpfProgram extends ProgramBase {
     return { retval: r.retval, durationNs: r.durationNs, ctxOut: ctx, dataOut: null };
   }
 
+  /** @internal registers something (a GridRunner) to close with the program's object. */
+  adopt(child: { close(): void }): () => void {
+    this.#h();
+    this.core.children.add(child);
+    return () => this.core.children.delete(child);
+  }
+
   /** @internal the open native handle; for runOnCpus. */
   nativeCall<T>(f: (h: ReturnType<ObjectCore['require']>, index: number) => T): T {
     return f(this.#h(), this.index);

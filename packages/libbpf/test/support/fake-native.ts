@@ -233,6 +233,7 @@ export function installFakeNative(options: FakeNativeOptions = {}): FakeNative {
     NativeObject,
     NativeRingBuffer: unscripted('NativeRingBuffer') as unknown as NativeAddon['NativeRingBuffer'],
     NativePerfBuffer: unscripted('NativePerfBuffer') as unknown as NativeAddon['NativePerfBuffer'],
+    NativeGridRunner: unscripted('NativeGridRunner') as unknown as NativeAddon['NativeGridRunner'],
     drainLog: () => {
       state.record('drainLog', []);
       const out = queued;

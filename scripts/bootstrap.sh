@@ -38,7 +38,7 @@ if [ "$kmaj" -lt 5 ] || { [ "$kmaj" -eq 5 ] && [ "$kmin" -lt 15 ]; }; then
 fi
 [ -r /sys/kernel/btf/vmlinux ] || die "the kernel has no BTF (/sys/kernel/btf/vmlinux missing): use a kernel built with CONFIG_DEBUG_INFO_BTF=y."
 if [ "$(cat /sys/kernel/realtime 2>/dev/null || echo 0)" = 1 ] || uname -v | grep -qw PREEMPT_RT; then
-  die "this is a PREEMPT_RT kernel, whose verifier refuses bpf_timer: boot a non-RT kernel."
+  die "this is a PREEMPT_RT kernel: the library runs here (thread mode), but the kernel test lanes exercise the bpf_timer modes, which its verifier refuses: run them on a non-RT kernel (the RT kernels are covered by npm run test:matrix)."
 fi
 if [ "$(id -u)" != 0 ]; then
   die "BPF needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) and this set-up installs packages: run it with sudo."
@@ -56,6 +56,13 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null || die "apt-get update failed: check the network or the apt sources."
   apt-get install -y -qq "${need[@]}" >/dev/null || die "apt-get install ${need[*]} failed."
+fi
+# Prometheus scrapes the metrics endpoint in a kernel test, which starts its own server on a
+# loopback port; without its recommends (node exporter and the like, services of their own).
+if ! dpkg -s prometheus >/dev/null 2>&1; then
+  say "installing prometheus"
+  [ ${#need[@]} -gt 0 ] || apt-get update -qq >/dev/null || die "apt-get update failed: check the network or the apt sources."
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null || die "apt-get install prometheus failed."
 fi
 # bpftool is a convenience for users (inspecting maps); Ubuntu ships it per kernel.
 if ! command -v bpftool >/dev/null 2>&1; then

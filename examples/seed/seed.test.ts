@@ -39,8 +39,14 @@ for (const [name, main] of seeds) {
     t.diagnostic(`window ${(Number(elapsedNs) / 1e6).toFixed(1)} ms; ${cpus.map((c) => `cpu${c.cpu} ${c.ticks} ticks ${c.migrations} migrations`).join('; ')}; timer missed ${missed}`);
     assert.equal(cpus.length, availableParallelism(), `one count per usable CPU, got CPUs ${cpus.map((c) => c.cpu).join(',')}`);
     for (const c of cpus) {
-      assertWithin(Number(c.ticks), expected, `cpu ${c.cpu} ticks over the measured ${(Number(elapsedNs) / 1e6).toFixed(1)} ms (timer missed: ${missed})`);
-      assertWithin(Number(c.ticks), SECONDS * 1000, `cpu ${c.cpu} ticks vs ${SECONDS * 1000} (timer missed: ${missed})`);
+      // A grid point the timer skipped gives no tick to anyone: the subscriber is held to the
+      // ticks the timer fired (grid points less its own count of missed ones; that count spans
+      // the timer's whole life, a little more than the window, so it only loosens the floor by
+      // what the timer itself reported).
+      const skipped = Number(timer.find((s) => s.cpu === c.cpu)?.missed ?? 0n);
+      const what = `cpu ${c.cpu} ticks over the measured ${(Number(elapsedNs) / 1e6).toFixed(1)} ms (timer missed: ${missed})`;
+      assert.ok(Number(c.ticks) <= expected * (1 + TOLERANCE), `${what}: ${c.ticks}, more than the ${expected.toFixed(1)} grid points`);
+      assertWithin(Math.min(Number(c.ticks), expected - skipped), expected - skipped, what);
       assert.equal(c.migrations, 0n, `cpu ${c.cpu}: ticks that fired on another CPU`);
     }
   });

@@ -26,6 +26,15 @@ for (const name of ['@bpf-sync-timer/libbpf', 'bpf-sync-timer']) {
   });
 }
 
+test('bpf-sync-timer/metrics: import and require give the same exports, and neither loads prom-client or @opentelemetry/api', async () => {
+  const esm = await import('bpf-sync-timer/metrics');
+  const cjs = require('bpf-sync-timer/metrics');
+  assert.deepEqual(Object.keys(esm).sort(), ['registerOpenTelemetry', 'registerPrometheus']);
+  for (const k of Object.keys(esm)) assert.equal(esm[k], cjs[k], k);
+  const loaded = Object.keys(require.cache).filter((f) => /node_modules\/(prom-client|@opentelemetry)\//.test(f));
+  assert.deepEqual(loaded, [], 'optional peers are loaded only when used');
+});
+
 test('npx sync-timer include-dir answers from this checkout', () => {
   const out = execFileSync('npx', ['--no-install', 'sync-timer', 'include-dir'], { cwd: root, encoding: 'utf8' });
   assert.equal(out.trim(), join(root, 'packages', 'bpf-sync-timer', 'include'));

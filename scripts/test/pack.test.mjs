@@ -21,7 +21,8 @@ const COMMON = ['LICENSE', 'README.md', 'package.json', 'dist/src/index.js', 'di
 
 test('bpf-sync-timer packs the compiled timer, the probe, the headers, the bin shim and both entries', () => {
   const files = packed('bpf-sync-timer');
-  for (const f of [...COMMON, 'bin/sync-timer.js', 'dist/bpf/sync_timer.bpf.o', 'dist/bpf/tick_probe.bpf.o', 'include/sync_timer_bitmap.bpf.h', 'include/sync_timer.bpf.h', 'dist/src/cli/main.js']) {
+  for (const f of [...COMMON, 'bin/sync-timer.js', 'dist/bpf/sync_timer.bpf.o', 'dist/bpf/tick_probe.bpf.o', 'include/sync_timer_bitmap.bpf.h', 'include/sync_timer.bpf.h', 'dist/src/cli/main.js',
+    'bpf/sync_timer_lateness.h', 'dist/src/metrics/index.js', 'dist/src/metrics/index.d.ts', 'dist/esm/metrics.mjs', 'dist/esm/metrics.d.mts']) {
     assert.ok(files.includes(f), `${f} missing from the package`);
   }
   assert.ok(!files.some((f) => f.includes('test/')), 'tests are not published');
@@ -41,7 +42,7 @@ test('@bpf-sync-timer/libbpf packs the prebuild, the pinned libbpf, its BPF-side
 test('the packages export their entries and package.json only, with types for import and require', () => {
   for (const dir of ['packages/libbpf', 'packages/bpf-sync-timer']) {
     const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
-    assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './package.json'], dir);
+    assert.deepEqual(Object.keys(pkg.exports).sort(), dir === 'packages/bpf-sync-timer' ? ['.', './metrics', './package.json'] : ['.', './package.json'], dir);
     assert.deepEqual(pkg.exports['.'].import, { types: './dist/esm/index.d.mts', default: './dist/esm/index.mjs' });
     assert.deepEqual(pkg.exports['.'].require, { types: './dist/src/index.d.ts', default: './dist/src/index.js' });
     for (const k of ['repository', 'homepage', 'bugs', 'keywords', 'engines', 'license']) assert.ok(pkg[k], `${dir}: ${k}`);

@@ -80,6 +80,7 @@ enum sync_timer_mode {
 	SYNC_TIMER_MODE_MODERN = 0,       /* ABS | CPU_PIN, kernel >= 6.7 */
 	SYNC_TIMER_MODE_INTERMEDIATE = 1, /* ABS only, 6.4 - 6.6 */
 	SYNC_TIMER_MODE_LEGACY = 2,       /* relative, 5.15 - 6.3 */
+	SYNC_TIMER_MODE_THREAD = 3,       /* no bpf_timer: a pinned thread per CPU (PREEMPT_RT) */
 };
 
 /*
@@ -132,6 +133,21 @@ struct sync_timer_state {
 	__u32 stopped;          /* 1 after a callback ran on the wrong CPU: not re-armed */
 };
 
+/*
+ * Thread mode's context: what @bpf-sync-timer/libbpf's GridRunner passes to its
+ * SEC("syscall") program at every grid point, from a thread pinned to `cpu`
+ * (GRID_RUN_CTX_SIZE there). The program publishes that grid point's tick.
+ */
+struct sync_timer_grid_run {
+	__u64 nominal_ns;  /* the grid point */
+	__u64 interval_ns;
+	__u64 index;       /* nominal_ns / interval_ns */
+	__u64 missed;      /* grid points the thread woke too late for, so far */
+	__u64 runs;        /* runs before this one */
+	__u32 cpu;         /* the CPU the thread is pinned to */
+	__u32 flags;
+};
+
 /* Tick details handed to the user callback. Not a map layout. */
 struct sync_timer_tick {
 	__u32 cpu;         /* CPU the timer was armed for */
@@ -145,6 +161,9 @@ struct sync_timer_tick {
 };
 
 _Static_assert(sizeof(enum sync_timer_mode) == 4, "mode size");
+_Static_assert(sizeof(struct sync_timer_grid_run) == 48, "grid run size");
+_Static_assert(__builtin_offsetof(struct sync_timer_grid_run, missed) == 24, "missed");
+_Static_assert(__builtin_offsetof(struct sync_timer_grid_run, cpu) == 40, "cpu");
 _Static_assert(sizeof(enum sync_timer_init_error) == 4, "init error size");
 _Static_assert(sizeof(struct sync_timer_init_args) == 32, "init args size");
 _Static_assert(__builtin_offsetof(struct sync_timer_init_args, cpu) == 0, "cpu");

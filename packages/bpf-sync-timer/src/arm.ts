@@ -46,7 +46,7 @@ export function checkArmOptions(options: ArmOptions): Required<Pick<ArmOptions, 
   if (options === null || typeof options !== 'object') throw new SyncTimerError('INVALID_OPTION', 'options must be an object');
   const mode = options.mode ?? 'auto';
   if (mode !== 'auto' && !MODES.includes(mode as TimerMode)) {
-    throw new SyncTimerError('INVALID_OPTION', `options.mode must be 'auto', 'modern', 'intermediate' or 'legacy', got ${JSON.stringify(mode)}`);
+    throw new SyncTimerError('INVALID_OPTION', `options.mode must be 'auto', 'modern', 'intermediate', 'legacy' or 'thread', got ${JSON.stringify(mode)}`);
   }
   if (options.cpus !== undefined) {
     if (!Array.isArray(options.cpus) || options.cpus.length === 0 || !options.cpus.every((c) => Number.isInteger(c) && c >= 0)) {
@@ -85,11 +85,15 @@ export function modeWrapper(log: Log): ModeWrapper {
 export async function armProgram(program: BpfProgram, options: ArmOptions): Promise<Armed> {
   const opts = checkArmOptions(options);
   const log = opts.logger;
+  if (opts.mode === 'thread') {
+    throw new SyncTimerError('INVALID_OPTION', "mode 'thread' runs the shipped timer from SyncTimer.start; a DEFINE_SYNC_TIMER program needs a bpf_timer mode");
+  }
   const { cpus, skipped } = chooseCpus(opts.cpus);
   for (const s of skipped) log('info', `CPU ${s.cpu} skipped: ${s.reason}`);
   recoverStaleTimerMigration(log);
 
   const outcome = await armTimers((list, mode) => runInit(program, list, mode), cpus, opts.mode, modeWrapper(log), (m) => log('info', m));
+  // (opts.mode is narrowed to the bpf_timer modes above)
   log('info', `armed CPUs ${cpus.join(',')} in ${outcome.reason}`);
   return { mode: outcome.mode, modeReason: outcome.reason, cpus, skippedCpus: skipped };
 }

@@ -12,5 +12,6 @@ export { MODES, MODE_INFO, type TimerMode, type ModeOption } from './modes';
 export { MAX_SUBSCRIBERS, Subscriber, type SubscribeOptions, type IdSection } from './subscribers';
 export type { SkippedCpu, SkipReason } from './cpus';
 export type { CpuTimerStats } from './stats';
+export type { CpuLatenessHistogram } from './lateness';
 export type { Log } from './sysctl';
 export { decodeBitmapEntry, BITMAP_ENTRY_SIZE, type BitmapEntry } from './bitmap';

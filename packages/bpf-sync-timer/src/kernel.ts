@@ -19,12 +19,11 @@ export function isPreemptRt(realtimeFile = '/sys/kernel/realtime', version = os.
   return /\bPREEMPT_RT\b/.test(version);
 }
 
-/** Throws UNSUPPORTED_KERNEL with the cause when bpf_timer cannot work here. */
-export function checkKernel(release = os.release(), realtime = isPreemptRt()): void {
-  if (realtime) {
-    throw new SyncTimerError('UNSUPPORTED_KERNEL',
-      `this kernel (${release}) is PREEMPT_RT, and PREEMPT_RT kernels refuse bpf_timer in the verifier: boot a non-RT kernel`);
-  }
+/**
+ * Throws UNSUPPORTED_KERNEL with the cause when the timer cannot work here (before 5.15).
+ * PREEMPT_RT kernels work: their verifier refuses bpf_timer, so they get thread mode.
+ */
+export function checkKernel(release = os.release()): void {
   const { major, minor } = parseKernelRelease(release);
   if (major < 5 || (major === 5 && minor < 15)) {
     throw new SyncTimerError('UNSUPPORTED_KERNEL', `kernel ${release} is older than 5.15, the first with bpf_timer: boot Linux 5.15 or newer`);

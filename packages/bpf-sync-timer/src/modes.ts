@@ -1,5 +1,6 @@
 // Timer modes, the init program's context, and the probe-then-arm logic with fallback
-// modern -> intermediate -> legacy. Pure apart from the injected runner.
+// modern -> intermediate -> legacy (the bpf_timer modes; thread mode, which needs no
+// bpf_timer, is chosen in sync-timer.ts). Pure apart from the injected runner.
 import { constants as osConstants } from 'node:os';
 import { SyncTimerError } from './errors';
 
@@ -10,14 +11,20 @@ function abi(): typeof import('./abi') {
   return (abiModule ??= require('./abi') as typeof import('./abi'));
 }
 
-/** How timers are armed: see `MODE_INFO`. */
-export type TimerMode = 'modern' | 'intermediate' | 'legacy';
+/** How ticks are made: see `MODE_INFO`. */
+export type TimerMode = 'modern' | 'intermediate' | 'legacy' | 'thread';
+
+/** The modes that arm a bpf_timer per CPU. */
+export type BpfTimerMode = Exclude<TimerMode, 'thread'>;
 
 /** The `mode` option: a mode, or 'auto' to take the best the kernel accepts. */
 export type ModeOption = TimerMode | 'auto';
 
-/** Modes in order of preference. */
-export const MODES: readonly TimerMode[] = ['modern', 'intermediate', 'legacy'];
+/** Modes in order of preference ('thread' last: where the kernel has no usable bpf_timer). */
+export const MODES: readonly TimerMode[] = ['modern', 'intermediate', 'legacy', 'thread'];
+
+/** The bpf_timer modes, in the order 'auto' probes them. */
+export const BPF_TIMER_MODES: readonly BpfTimerMode[] = ['modern', 'intermediate', 'legacy'];
 
 /**
  * What each mode does and which kernels have it; `value` is its `enum sync_timer_mode`
@@ -27,11 +34,12 @@ export const MODE_INFO: Record<TimerMode, { value: number; flags: string; accept
   modern: { get value() { return abi().modeValue('modern'); }, flags: 'BPF_F_TIMER_ABS | BPF_F_TIMER_CPU_PIN', accepted: 'it accepts BPF_F_TIMER_ABS | BPF_F_TIMER_CPU_PIN', minKernel: '6.7', description: 'absolute grid times, timers pinned to their CPU' },
   intermediate: { get value() { return abi().modeValue('intermediate'); }, flags: 'BPF_F_TIMER_ABS', accepted: 'it accepts BPF_F_TIMER_ABS', minKernel: '6.4', description: 'absolute grid times; timer_migration=0 while arming' },
   legacy: { get value() { return abi().modeValue('legacy'); }, flags: 'no flags', accepted: 'relative timers need no flags', minKernel: '5.15', description: 'relative re-arming to the next grid point; timer_migration=0 while arming' },
+  thread: { get value() { return abi().modeValue('thread'); }, flags: 'no bpf_timer', accepted: 'it needs no bpf_timer', minKernel: '5.15', description: 'a real-time thread pinned to each CPU publishes the ticks at absolute grid times' },
 };
 
 /** True for modes that rely on kernel.timer_migration = 0 while arming. */
 export function needsTimerMigrationOff(mode: TimerMode): boolean {
-  return mode !== 'modern';
+  return mode === 'intermediate' || mode === 'legacy';
 }
 
 /** Encodes the init program's context (`struct sync_timer_init_args`) for one CPU. */
@@ -106,10 +114,10 @@ export function isModeUnsupported(e: SyncTimerError | undefined): boolean {
  * failure, MULTIPLE_FAILURES for several, MODE_UNSUPPORTED / ALL_MODES_FAILED when no
  * mode is accepted.
  */
-export async function armTimers(run: ArmRunner, cpus: number[], requested: ModeOption, wrap: ModeWrapper,
+export async function armTimers(run: ArmRunner, cpus: number[], requested: BpfTimerMode | 'auto', wrap: ModeWrapper,
   log: (message: string) => void): Promise<ArmOutcome> {
-  const candidates = requested === 'auto' ? MODES : [requested];
-  const rejected: Partial<Record<TimerMode, SyncTimerError>> = {};
+  const candidates: readonly BpfTimerMode[] = requested === 'auto' ? BPF_TIMER_MODES : [requested];
+  const rejected: Partial<Record<BpfTimerMode, SyncTimerError>> = {};
   for (const mode of candidates) {
     const results = await wrap(mode, async () => {
       const [probe] = await run([cpus[0]], mode);
@@ -141,7 +149,7 @@ function throwFailures(results: CpuArmResult[]): void {
   }
 }
 
-function reasonFor(mode: TimerMode, requested: ModeOption, rejected: Partial<Record<TimerMode, SyncTimerError>>): string {
+function reasonFor(mode: BpfTimerMode, requested: BpfTimerMode | 'auto', rejected: Partial<Record<BpfTimerMode, SyncTimerError>>): string {
   const info = MODE_INFO[mode];
   if (requested !== 'auto') return `${mode}: requested by options.mode (${info.description})`;
   const refused = Object.keys(rejected);

@@ -2,15 +2,17 @@
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { BpfError, BpfObject, dupFd, numPossibleCpus, onlineCpus, optionNames, VerifierError, type BpfMap, type BpfProgram, type OpenBpfObject } from '@bpf-sync-timer/libbpf';
-import { ARM_OPTION_NAMES, armProgram, checkArmOptions, checkOptionNames, defaultLog, modeWrapper, runInit, type ArmOptions } from './arm';
+import { ARM_OPTION_NAMES, armProgram, checkArmOptions, checkOptionNames, chooseCpus, defaultLog, modeWrapper, runInit, type ArmOptions, type Armed } from './arm';
 import type { SkippedCpu } from './cpus';
 import { CpuWatcher, type HotplugEvent } from './hotplug';
 import { SyncTimerError } from './errors';
 import { checkInterval } from './interval';
-import { checkKernel } from './kernel';
-import type { TimerMode } from './modes';
+import { checkKernel, isPreemptRt } from './kernel';
+import { latenessDecoder, readLateness, type CpuLatenessHistogram } from './lateness';
+import { MODE_INFO, type CpuArmResult, type TimerMode } from './modes';
 import { readStats, type CpuTimerStats } from './stats';
 import { IdAllocator, subscribeObject, type SubscribeOptions, type Subscriber, type SubscriberHost } from './subscribers';
+import { DEFAULT_THREAD_PRIORITY, ThreadTicker } from './thread-mode';
 
 /** The compiled timer object shipped with the package. */
 export const TIMER_OBJECT_PATH = path.resolve(__dirname, '..', 'bpf', 'sync_timer.bpf.o');
@@ -25,14 +27,28 @@ export interface SyncTimerOptions extends ArmOptions {
    * (default 1000; the re-arm delay is at most this). `false` turns it off.
    */
   watchCpusMs?: number | false;
+  /**
+   * Keep the per-CPU lateness histogram in the kernel (default true), read with
+   * `latenessHistogram()` and by the metrics entry. `false` leaves its code out of the
+   * timer callback (the verifier drops it), for the last few ns per tick.
+   */
+  latenessHistogram?: boolean;
+  /**
+   * Thread mode: the SCHED_FIFO priority of the tick threads, 1..99 (default 10: above
+   * ksoftirqd and ktimers, below threaded interrupts), or 0 for normal priority. Without
+   * CAP_SYS_NICE the threads fall back to normal priority, said in `modeReason`.
+   */
+  threadPriority?: number;
 }
 
-const SYNC_TIMER_OPTION_NAMES = optionNames<SyncTimerOptions>()(...ARM_OPTION_NAMES, 'watchCpusMs');
+const SYNC_TIMER_OPTION_NAMES = optionNames<SyncTimerOptions>()(...ARM_OPTION_NAMES, 'watchCpusMs', 'latenessHistogram', 'threadPriority');
 const SUBSCRIBE_OPTION_NAMES = optionNames<SubscribeOptions>()('idVariable', 'mapName', 'attach');
 
 const BITMAP_MAP = 'sync_timer_bitmap';
 const STATES_MAP = 'sync_timer_states_shared';
+const LATENESS_MAP = 'sync_timer_lateness';
 const INIT_PROGRAM = 'sync_timer_init_shared';
+const THREAD_PROGRAM = 'sync_timer_thread_tick';
 
 /**
  * A tick on every armed CPU at every multiple of `intervalNs` (CLOCK_MONOTONIC), published
@@ -61,20 +77,24 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
   readonly #mode: TimerMode;
   readonly #modeReason: string;
   readonly #skipped: readonly SkippedCpu[];
+  readonly #lateness: boolean;
+  #decodeLateness: ReturnType<typeof latenessDecoder> | undefined;
+  readonly #threads: ThreadTicker | undefined;
 
-  private constructor(object: BpfObject, intervalNs: bigint, armed: { mode: TimerMode; modeReason: string; cpus: number[]; skippedCpus: SkippedCpu[] }, options: SyncTimerOptions) {
+  private constructor(object: BpfObject, intervalNs: bigint, armed: Armed, options: SyncTimerOptions, threads?: ThreadTicker) {
     super();
     this.#object = object;
     this.#intervalNs = intervalNs;
     this.#mode = armed.mode;
     this.#modeReason = armed.modeReason;
     this.#skipped = Object.freeze(armed.skippedCpus.map((s) => Object.freeze({ ...s })));
+    this.#lateness = options.latenessHistogram ?? true;
+    this.#threads = threads;
     const log = options.logger ?? defaultLog;
-    const program = object.program(INIT_PROGRAM);
     this.#watcher = new CpuWatcher(armed.cpus, armed.skippedCpus.filter((s) => s.reason === 'offline').map((s) => s.cpu), {
       online: onlineCpus,
-      stats: (cpus) => readStats(this.#live().map(STATES_MAP), cpus),
-      rearm: (cpus) => modeWrapper(log)(this.#mode, () => runInit(program, cpus, this.#mode)),
+      stats: (cpus) => this.#stats(cpus),
+      rearm: (cpus) => this.#rearm(cpus, log),
       emit: (e) => {
         log(e.type === 'cpu-rearm-failed' ? 'warn' : 'info', `${e.type} ${e.cpu}${e.type === 'cpu-rearm-failed' ? `: ${e.error.message}` : ''}`);
         this.emit(e.type, e as never);
@@ -111,12 +131,66 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
     if (every !== undefined && every !== false && (!Number.isInteger(every) || every < 10)) {
       throw new SyncTimerError('INVALID_OPTION', `options.watchCpusMs must be false or an integer of at least 10 ms, got ${String(every)}`);
     }
+    if (options.latenessHistogram !== undefined && typeof options.latenessHistogram !== 'boolean') {
+      throw new SyncTimerError('INVALID_OPTION', `options.latenessHistogram must be true or false, got ${JSON.stringify(options.latenessHistogram)}`);
+    }
+    const priority = options.threadPriority ?? DEFAULT_THREAD_PRIORITY;
+    if (!Number.isInteger(priority) || priority < 0 || priority > 99) {
+      throw new SyncTimerError('INVALID_OPTION', `options.threadPriority must be an integer 0..99 (0: normal priority), got ${String(options.threadPriority)}`);
+    }
     checkKernel();
-    const object = loadTimerObject(interval);
+    const requested = options.mode ?? 'auto';
+    const lateness = options.latenessHistogram ?? true;
+    if (isPreemptRt()) {
+      if (requested !== 'auto' && requested !== 'thread') {
+        throw new SyncTimerError('MODE_UNSUPPORTED', `mode '${requested}' needs bpf_timer, which the verifier of this PREEMPT_RT kernel refuses: use mode 'thread' or 'auto'`);
+      }
+      return SyncTimer.#startThreads(interval, options, lateness, requested === 'thread'
+        ? 'requested by options.mode'
+        : 'the kernel is PREEMPT_RT, whose verifier refuses bpf_timer');
+    }
+    if (requested === 'thread') return SyncTimer.#startThreads(interval, options, lateness, 'requested by options.mode');
+    let object: BpfObject;
+    try {
+      object = loadTimerObject(interval, lateness, false);
+    } catch (e) {
+      const refused = timerRefusal(e);
+      if (requested !== 'auto' || refused === undefined) throw e;
+      return SyncTimer.#startThreads(interval, options, lateness, `the verifier refused bpf_timer (${refused})`);
+    }
     try {
       const armed = await armProgram(object.program(INIT_PROGRAM), options);
       return new SyncTimer(object, interval, armed, options);
     } catch (e) {
+      object.close();
+      if (requested === 'auto' && e instanceof SyncTimerError && e.code === 'ALL_MODES_FAILED') {
+        return SyncTimer.#startThreads(interval, options, lateness, 'the kernel accepts none of the bpf_timer modes');
+      }
+      throw e;
+    }
+  }
+
+  /** Thread mode's start: the object without the bpf_timer program, a thread per CPU. */
+  static async #startThreads(interval: bigint, options: SyncTimerOptions, lateness: boolean, why: string): Promise<SyncTimer> {
+    const log = options.logger ?? defaultLog;
+    const { cpus, skipped } = chooseCpus(options.cpus);
+    for (const s of skipped) log('info', `CPU ${s.cpu} skipped: ${s.reason}`);
+    const object = loadTimerObject(interval, lateness, true);
+    const threads = new ThreadTicker(object.program(THREAD_PROGRAM), interval, { priority: options.threadPriority ?? DEFAULT_THREAD_PRIORITY, log });
+    try {
+      const results = threads.start(cpus);
+      const failed = results.filter((r) => r.error);
+      if (failed.length === 1) throw failed[0].error;
+      if (failed.length > 1) {
+        throw new SyncTimerError('MULTIPLE_FAILURES', `starting the tick threads failed on ${failed.length} of ${cpus.length} CPUs (${failed.map((r) => r.cpu).join(', ')}): ${failed[0].error!.message}`,
+          { cpus: failed.map((r) => r.cpu), failures: failed.map((r) => r.error!) });
+      }
+      const prio = threads.priority > 0 ? `SCHED_FIFO priority ${threads.priority}` : (threads.priorityNote || 'normal priority (threadPriority: 0)');
+      const reason = `thread: ${why}; ${MODE_INFO.thread.description} (${prio})`;
+      log('info', `armed CPUs ${cpus.join(',')} in ${reason}`);
+      return new SyncTimer(object, interval, { mode: 'thread', modeReason: reason, cpus, skippedCpus: skipped }, options, threads);
+    } catch (e) {
+      threads.stop();
       object.close();
       throw e;
     }
@@ -228,7 +302,40 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
 
   /** Per-CPU counters of the armed CPUs: ticks, missed grid points, re-arm failures, migrations. */
   stats(): CpuTimerStats[] {
-    return readStats(this.#live().map(STATES_MAP), this.cpus);
+    this.#live();
+    return this.#stats(this.cpus);
+  }
+
+  #stats(cpus: readonly number[]): CpuTimerStats[] {
+    return this.#threads ? this.#threads.stats(cpus) : readStats(this.#live().map(STATES_MAP), cpus);
+  }
+
+  #rearm(cpus: number[], log: (level: 'info' | 'warn' | 'debug', message: string) => void): Promise<CpuArmResult[]> {
+    if (this.#threads) return Promise.resolve(this.#threads.start(cpus));
+    const program = this.#live().program(INIT_PROGRAM);
+    return modeWrapper(log)(this.#mode, () => runInit(program, cpus, this.#mode));
+  }
+
+  /** True when the timer keeps the lateness histogram (option `latenessHistogram`, default true). */
+  get hasLatenessHistogram(): boolean {
+    return this.#lateness;
+  }
+
+  /**
+   * Per armed CPU, how late its ticks fired against their grid points since it was armed
+   * (re-arming a CPU does not reset it), from the histogram the timer callback keeps in
+   * the kernel: power-of-two buckets from 1 µs to 4.3 s. One map read. Throws
+   * INVALID_OPTION when started with `latenessHistogram: false`, CLOSED after `close()`.
+   *
+   * @example
+   * const [cpu0] = timer.latenessHistogram();
+   * const meanUs = Number(cpu0.sumNs) / Number(cpu0.count) / 1000;
+   */
+  latenessHistogram(): CpuLatenessHistogram[] {
+    const object = this.#live();
+    if (!this.#lateness) throw new SyncTimerError('INVALID_OPTION', 'this SyncTimer was started with latenessHistogram: false');
+    this.#decodeLateness ??= latenessDecoder(TIMER_OBJECT_PATH);
+    return readLateness(object.map(LATENESS_MAP), this.cpus, this.#decodeLateness);
   }
 
   /**
@@ -242,6 +349,10 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
     // The ticks stop first: detaching each subscriber waits for an RCU grace period, and
     // the last ticks must reach all of them alike.
     try {
+      if (o && this.#threads) {
+        this.#threads.stop(); // joined: no tick is published after this
+        clearBitmap(o.map(BITMAP_MAP));
+      }
       o?.close();
     } finally {
       for (const s of [...this.#subscribers]) {
@@ -268,8 +379,25 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
   }
 }
 
-/** Opens and loads the shipped timer object for `interval`. */
-function loadTimerObject(interval: bigint): BpfObject {
+/** Clears every CPU's bitmap entry: a tick published but not taken is not taken after close. */
+function clearBitmap(bitmap: BpfMap): void {
+  try {
+    bitmap.updatePerCpu(0, Array.from({ length: numPossibleCpus() }, () => Buffer.alloc(bitmap.valueSize)));
+  } catch {
+    // best effort: the object is closed next
+  }
+}
+
+/** The verifier's words when it refused the bpf_timer program, else undefined. */
+function timerRefusal(e: unknown): string | undefined {
+  const cause = e instanceof SyncTimerError ? (e as Error & { cause?: unknown }).cause : e;
+  if (!(cause instanceof VerifierError)) return undefined;
+  const line = cause.log.split('\n').find((l) => /bpf_timer/.test(l) && /cannot|not supported|unknown func|invalid/i.test(l));
+  return line?.trim();
+}
+
+/** Opens and loads the shipped timer object for `interval` (thread mode: without the bpf_timer program). */
+function loadTimerObject(interval: bigint, lateness: boolean, threadMode: boolean): BpfObject {
   let open;
   try {
     open = BpfObject.open(TIMER_OBJECT_PATH);
@@ -278,13 +406,12 @@ function loadTimerObject(interval: bigint): BpfObject {
   }
   try {
     open.rodata.set('sync_timer_interval_ns', interval);
-    open.map(STATES_MAP).setMaxEntries(numPossibleCpus());
+    open.rodata.set('sync_timer_lateness_enabled', lateness ? 1 : 0);
+    open.map(STATES_MAP).setMaxEntries(threadMode ? 1 : numPossibleCpus());
+    if (threadMode) open.program(INIT_PROGRAM).setAutoload(false);
     return open.load();
   } catch (e) {
     open.close();
-    if (e instanceof VerifierError && /PREEMPT_RT/.test(e.log)) {
-      throw new SyncTimerError('UNSUPPORTED_KERNEL', `the verifier refuses bpf_timer on this PREEMPT_RT kernel: boot a non-RT kernel`, { cause: e, errno: e.errno });
-    }
     throw new SyncTimerError('LOAD_FAILED', `loading the timer failed: ${(e as Error).message}`, { cause: e, errno: (e as BpfError).errno });
   }
 }

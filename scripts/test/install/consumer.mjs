@@ -9,6 +9,9 @@ import { SyncTimer, includeDir } from 'bpf-sync-timer';
 
 const [object, ms = '1000'] = process.argv.slice(2);
 const internals = [];
+// the metrics entry resolves and loads without its optional peers (none is installed here)
+const { registerPrometheus } = await import('bpf-sync-timer/metrics');
+if (typeof registerPrometheus !== 'function') throw new Error('bpf-sync-timer/metrics: no registerPrometheus');
 for (const spec of ['bpf-sync-timer/dist/src/sync-timer.js', '@bpf-sync-timer/libbpf/dist/src/native.js']) {
   try {
     await import(spec);

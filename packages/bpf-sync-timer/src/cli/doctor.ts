@@ -46,7 +46,7 @@ export function staticChecks(): Check[] {
       ? { name: 'tracefs', ok: true, detail: 'mounted (tracepoint attach works)' }
       : { name: 'tracefs', ok: true, detail: 'not mounted; the library mounts it on first tracepoint attach (as root)', fix: 'or: mount -t tracefs nodev /sys/kernel/tracing' },
     isPreemptRt()
-      ? { name: 'PREEMPT_RT', ok: false, detail: 'this is a PREEMPT_RT kernel: the verifier refuses bpf_timer', fix: 'boot a non-RT kernel' }
+      ? { name: 'PREEMPT_RT', ok: true, detail: 'a PREEMPT_RT kernel: the verifier refuses bpf_timer, so the timer runs in thread mode (a real-time thread per CPU)' }
       : { name: 'PREEMPT_RT', ok: true, detail: 'not a realtime kernel' },
     { name: 'timer_migration', ok: true, detail: migration === undefined ? 'no such sysctl' : `kernel.timer_migration = ${migration} (set to 0 only while arming in intermediate/legacy mode, then restored)` },
     { name: 'libbpf', ok: true, detail: libbpfVersion },

@@ -8,7 +8,7 @@ import { MAX_SUBSCRIBERS } from '../subscribers';
 import { MODES, type TimerMode } from '../modes';
 import { bench, BENCH_USAGE } from './bench';
 import { bpfCflags, INCLUDE_DIR } from './include-dir';
-import { parseCount, parseCpus, parseDuration, UsageError } from './units';
+import { CliError, parseCount, parseCpus, parseDuration, parseHostPort, UsageError } from './units';
 
 const USAGE = `usage: sync-timer <command> [options]
 
@@ -18,8 +18,11 @@ commands:
                    --duration 10s    how long to run (Ctrl-C stops earlier)
                    --cpus 0-3        CPUs to arm (default: online CPUs in this process's affinity)
                    --subscribers N   probe subscribers to load (1-${MAX_SUBSCRIBERS}, default 1)
-                   --mode auto       auto | modern | intermediate | legacy
+                   --mode auto       auto | modern | intermediate | legacy | thread
                    --json            NDJSON, one line per CPU per second
+                   --prometheus HOST:PORT
+                                     serve the timer's metrics on http://HOST:PORT/metrics
+                                     while running (needs prom-client; port 0: any free one)
   doctor         check kernel, BTF, privileges, tracefs, PREEMPT_RT and the timer mode
   include-dir    print the C header directory (clang -I$(sync-timer include-dir))
   cflags         print the -I flags for this package's headers and libbpf's bpf/*.h
@@ -69,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     // The binding's own load failures (no addon, missing libelf) already say what to do.
-    if (e instanceof Error && e.message.startsWith('@bpf-sync-timer/libbpf:')) {
+    if (e instanceof CliError || (e instanceof Error && e.message.startsWith('@bpf-sync-timer/libbpf:'))) {
       process.stderr.write(`sync-timer: ${e.message}\n`);
       return 1;
     }
@@ -87,13 +90,15 @@ async function runMonitor(args: string[]): Promise<number> {
       subscribers: { type: 'string', default: '1' },
       mode: { type: 'string', default: 'auto' },
       json: { type: 'boolean', default: false },
+      prometheus: { type: 'string' },
     },
     strict: true,
   });
   const mode = values.mode as TimerMode | 'auto';
-  if (mode !== 'auto' && !MODES.includes(mode)) throw new UsageError(`--mode: expected auto, modern, intermediate or legacy, got '${values.mode}'`);
+  if (mode !== 'auto' && !MODES.includes(mode)) throw new UsageError(`--mode: expected auto, modern, intermediate, legacy or thread, got '${values.mode}'`);
   const durationNs = parseDuration('--duration', values.duration!);
   if (durationNs < 1_000_000_000n) throw new UsageError('--duration: at least 1s (the table refreshes every second)');
+  const prometheus = values.prometheus === undefined ? undefined : parseHostPort('--prometheus', values.prometheus);
   const { monitor } = await import('./monitor');
   await monitor({
     intervalNs: parseDuration('--interval', values.interval!),
@@ -102,6 +107,7 @@ async function runMonitor(args: string[]): Promise<number> {
     subscribers: parseCount('--subscribers', values.subscribers!, MAX_SUBSCRIBERS),
     json: values.json!,
     mode,
+    prometheus,
   });
   return 0;
 }

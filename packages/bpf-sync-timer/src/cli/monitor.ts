@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { BpfObject, RingBuffer } from '@bpf-sync-timer/libbpf';
 import { SyncTimer, type TimerMode } from '../index';
 import { cpuReports, decodeTickRecord, DeliveryTracker, SkewTracker, summary, type CpuReport, type TickRecord } from './metrics';
-import { formatDuration } from './units';
+import { serveMetrics, type MetricsServer } from './prometheus';
+import { formatDuration, type HostPort } from './units';
 
 /** Options of the monitor command. */
 export interface MonitorOptions {
@@ -13,6 +14,8 @@ export interface MonitorOptions {
   subscribers: number;
   json: boolean;
   mode?: TimerMode | 'auto';
+  /** Serve the timer's metrics on http://HOST:PORT/metrics while running (needs prom-client). */
+  prometheus?: HostPort;
   out?: NodeJS.WritableStream;
 }
 
@@ -85,8 +88,14 @@ export async function monitor(opts: MonitorOptions): Promise<Report[]> {
   const timer = await SyncTimer.start(opts.intervalNs, { cpus: opts.cpus, mode: opts.mode });
   const probes: Probe[] = [];
   let ring: RingBuffer | undefined;
+  let metrics: MetricsServer | undefined;
   const reports: Report[] = [];
   try {
+    if (opts.prometheus) {
+      metrics = await serveMetrics(timer, opts.prometheus);
+      // stderr: --json keeps stdout NDJSON
+      process.stderr.write(`sync-timer monitor: serving metrics on ${metrics.url}\n`);
+    }
     for (let i = 0; i < opts.subscribers; i++) probes.push(loadProbe(timer, probes[0]));
     let records: TickRecord[] = [];
     const skew = new SkewTracker(timer.cpus.length);
@@ -141,6 +150,7 @@ export async function monitor(opts: MonitorOptions): Promise<Report[]> {
     }
     stopped.dispose();
   } finally {
+    await metrics?.close();
     ring?.close();
     for (const p of probes) p.object.close();
     timer.close();

@@ -10,6 +10,14 @@ export class UsageError extends Error {
   }
 }
 
+/** A failure the CLI reports in one line, with exit status 1 (not a usage error). */
+export class CliError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CliError';
+  }
+}
+
 const UNIT_NS: Record<string, bigint> = { ns: 1n, us: 1_000n, 'µs': 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n };
 
 /** Parses `250us`, `1ms`, `2s`, `1.5ms`, `1m` or plain nanoseconds into ns. */
@@ -50,4 +58,24 @@ export function parseCount(what: string, text: string, max: number): number {
   const n = Number(text);
   if (!/^\d+$/.test(text ?? '') || n < 1 || n > max) throw new UsageError(`${what}: expected a whole number from 1 to ${max}, got '${text}'`);
   return n;
+}
+
+/** A listening address from the command line. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/**
+ * Parses `HOST:PORT` (`127.0.0.1:9464`, `localhost:9464`, `[::1]:9464`; port 0 takes a
+ * free one) for `--prometheus`.
+ */
+export function parseHostPort(what: string, text: string): HostPort {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([a-zA-Z0-9.-]+)):(\d{1,5})$/.exec(text ?? '');
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    const hint = /^[0-9a-fA-F:]+:\d+$/.test(text ?? '') && (text.match(/:/g) ?? []).length > 1 ? ' (put an IPv6 address in brackets: [::1]:9464)' : '';
+    throw new UsageError(`${what}: expected HOST:PORT with a port from 0 to 65535, e.g. 127.0.0.1:9464, got '${text}'${hint}`);
+  }
+  return { host: m[1] ?? m[2], port };
 }

@@ -3,7 +3,7 @@
 // never on the host, whose test runner skips test/guest) and says which of these its kernel
 // must pass:
 //   tickingKernelSuite   bpf_timer works: the expected mode, ticks on every vCPU, hotplug
-//   realtimeKernelSuite  PREEMPT_RT: what start() does there (today a refusal)
+//   realtimeKernelSuite  PREEMPT_RT: no bpf_timer, so thread mode, and the ticking suite on it
 //   oldKernelSuite       older than bpf_timer (5.15): a clear refusal
 //
 // Timing under qemu's software emulation (TCG) is not the host's: ticks arrive late and at
@@ -111,7 +111,7 @@ export function tickingKernelSuite(title: string, k: TickingKernel): void {
         assert.deepEqual([...timer.cpus], guestCpus());
         assert.equal(sysctl(), before, 'timer_migration restored after start');
         const migrationLogged = logs.some((m) => /timer_migration set to 0/.test(m));
-        if (k.mode === 'modern') assert.ok(!migrationLogged, `modern mode leaves timer_migration alone: ${logs.join(' | ')}`);
+        if (k.mode === 'modern' || k.mode === 'thread') assert.ok(!migrationLogged, `${k.mode} mode leaves timer_migration alone: ${logs.join(' | ')}`);
         else if (before !== '0') assert.ok(migrationLogged, logs.join(' | '));
         await assertTicksOnEveryCpu(timer, c);
       });
@@ -221,22 +221,24 @@ export function realtimeKernelSuite(title: string, k: { release: RegExp }): void
       assert.ok(preemptRtBuild(), `uname -v: ${os.version()}`);
     });
 
-    it('start() fails with UNSUPPORTED_KERNEL naming PREEMPT_RT and leaks nothing', () => assertRefusedCleanly(/PREEMPT_RT/));
-
-    it('the verifier itself refuses bpf_timer here (what the up-front check spares the user)', () => {
+    it('the verifier itself refuses bpf_timer here (why thread mode exists)', () => {
       const open = BpfObject.open(TIMER_OBJECT_PATH);
       // EACCES up to 6.1; 6.12 and later say EOPNOTSUPP.
       assert.throws(() => open.load(), (e: unknown) => e instanceof VerifierError && /PREEMPT_RT/.test(e.log) && ['EACCES', 'EOPNOTSUPP'].includes(e.code));
     });
 
-    // /sys/kernel/realtime came with the out-of-tree RT patches; Debian's 7.x RT kernels lack it,
-    // and the library then recognises PREEMPT_RT by `uname -v`.
-    it(`sync-timer doctor flags PREEMPT_RT and does not probe a mode (${fs.existsSync('/sys/kernel/realtime') ? 'by /sys/kernel/realtime' : 'by uname -v'})`, () => {
-      const d = doctor();
-      assert.equal(d.status, 1);
-      assert.equal(d.check('PREEMPT_RT').ok, false);
-      assert.equal(d.check('timer mode').detail, 'not probed');
+    it('a forced bpf_timer mode is MODE_UNSUPPORTED naming PREEMPT_RT and the thread mode, and leaks nothing', async () => {
+      const before = fdCount();
+      await assert.rejects(SyncTimer.start(INTERVAL, { mode: 'modern' }),
+        (e: unknown) => e instanceof SyncTimerError && e.code === 'MODE_UNSUPPORTED' && /PREEMPT_RT/.test(e.message) && /'thread'/.test(e.message));
+      assert.equal(fdCount(), before);
     });
+
+    // /sys/kernel/realtime came with the out-of-tree RT patches; Debian's 7.x RT kernels lack it,
+    // and the library then recognises PREEMPT_RT by `uname -v`. The ticking suite's doctor test
+    // then finds thread mode.
+    tickingKernelSuite(`${title}, thread mode (PREEMPT_RT known ${fs.existsSync('/sys/kernel/realtime') ? 'by /sys/kernel/realtime' : 'by uname -v'})`,
+      { release: k.release, mode: 'thread', modeReason: /^thread: the kernel is PREEMPT_RT, whose verifier refuses bpf_timer/ });
   });
 }
 

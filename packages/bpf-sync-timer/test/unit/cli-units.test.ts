@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatDuration, parseCount, parseCpus, parseDuration, UsageError } from '../../src/cli/units';
+import { formatDuration, parseCount, parseCpus, parseDuration, parseHostPort, UsageError } from '../../src/cli/units';
 import { cpuReports, quantile, SkewTracker, summary, type TickRecord } from '../../src/cli/metrics';
 
 describe('CLI values', () => {
@@ -21,6 +21,15 @@ describe('CLI values', () => {
     assert.throws(() => parseCount('--subscribers', '65', 64), UsageError);
     assert.throws(() => parseCount('--subscribers', '0', 64), UsageError);
     assert.equal(parseCount('--subscribers', '64', 64), 64);
+  });
+  it('reads --prometheus HOST:PORT and rejects the rest, naming the option', () => {
+    assert.deepEqual(parseHostPort('--prometheus', '127.0.0.1:9464'), { host: '127.0.0.1', port: 9464 });
+    assert.deepEqual(parseHostPort('--prometheus', 'localhost:0'), { host: 'localhost', port: 0 });
+    assert.deepEqual(parseHostPort('--prometheus', '[::1]:65535'), { host: '::1', port: 65535 });
+    for (const bad of ['', '9464', ':9464', 'localhost', 'localhost:', 'localhost:65536', 'localhost:-1', 'local host:80', 'h:80:80', 'http://localhost:9464', '[::1]', 'localhost:9464/metrics']) {
+      assert.throws(() => parseHostPort('--prometheus', bad), (e: unknown) => e instanceof UsageError && /^--prometheus: expected HOST:PORT/.test(e.message), bad);
+    }
+    assert.throws(() => parseHostPort('--prometheus', '::1:9464'), (e: unknown) => e instanceof UsageError && /in brackets: \[::1\]:9464/.test(e.message));
   });
   it('formats durations', () => {
     assert.equal(formatDuration(1_000_000n), '1 ms');

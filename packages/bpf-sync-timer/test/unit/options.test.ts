@@ -53,9 +53,9 @@ const choseCpus = (e: unknown) => (e instanceof Error && /threadAffinity\(\) was
 
 const ENTRIES: Entry[] = [
   {
-    what: 'SyncTimer.start', call: (o) => SyncTimer.start(1_000_000, o as object), known: ['mode', 'cpus', 'logger', 'watchCpusMs'],
-    typos: [['mdoe', 'mode'], ['cpu', 'cpus'], ['Logger', 'logger'], ['watchCpuMs', 'watchCpusMs'], ['watch_cpus_ms', 'watchCpusMs']],
-    all: { mode: 'legacy', cpus: [0], logger: () => {}, watchCpusMs: false }, beyond: failedToLoad,
+    what: 'SyncTimer.start', call: (o) => SyncTimer.start(1_000_000, o as object), known: ['mode', 'cpus', 'logger', 'watchCpusMs', 'latenessHistogram', 'threadPriority'],
+    typos: [['mdoe', 'mode'], ['cpu', 'cpus'], ['Logger', 'logger'], ['watchCpuMs', 'watchCpusMs'], ['watch_cpus_ms', 'watchCpusMs'], ['latenessHistogramm', 'latenessHistogram'], ['threadPriorty', 'threadPriority']],
+    all: { mode: 'legacy', cpus: [0], logger: () => {}, watchCpusMs: false, latenessHistogram: false, threadPriority: 10 }, beyond: failedToLoad,
   },
   {
     what: 'initSyncTimerProgram', call: (o) => initSyncTimerProgram(notAProgramLoader, o as object), known: ['mode', 'cpus', 'logger', 'statesMap'],
@@ -68,7 +68,7 @@ describe('options of the sync timer', () => {
   it("SyncTimer.start(1e6, { mdoe: 'legacy' }) says which option was meant", async () => {
     await assert.rejects(SyncTimer.start(1e6, { mdoe: 'legacy' } as object), (e: unknown) =>
       e instanceof SyncTimerError && e.code === 'INVALID_OPTION' &&
-      e.message === "unknown option 'mdoe' of SyncTimer.start (did you mean 'mode'? known: mode, cpus, logger, watchCpusMs)");
+      e.message === "unknown option 'mdoe' of SyncTimer.start (did you mean 'mode'? known: mode, cpus, logger, watchCpusMs, latenessHistogram, threadPriority)");
     assert.deepEqual(addonCalls(), []);
   });
 
@@ -78,6 +78,13 @@ describe('options of the sync timer', () => {
     fake.reset();
     await assert.rejects(SyncTimer.start(1e6, { mdoe: 'legacy', watchCpusMs: false } as object), invalidOption(/'mdoe'/));
     assert.deepEqual(addonCalls(), [], 'nothing was opened or loaded');
+  });
+
+  it('SyncTimer.start rejects a latenessHistogram that is not a boolean, before any load', async () => {
+    for (const bad of [1, 'yes', null]) {
+      await assert.rejects(SyncTimer.start(1e6, { latenessHistogram: bad } as object), invalidOption(/^options\.latenessHistogram must be true or false/), String(bad));
+    }
+    assert.deepEqual(addonCalls(), []);
   });
 
   it('the interval is still checked first', async () => {

@@ -80,7 +80,7 @@ const delta = (a, b, k) => b[k] - a[k];
 export function cost(run) {
   const [s0, s1] = run.snapshots;
   const ticks = run.records.filter((r) => r.t >= s0.t && r.t < s1.t).length;
-  const sharedTicks = run.method === 'sync' || run.method === 'sync-c' || run.method === 'sync-timed';
+  const sharedTicks = run.method === 'sync' || run.method === 'sync-c' || run.method === 'sync-timed' || run.method === 'sync-thread';
   const subs = s0.progs.map((p, i) => {
     const runs = delta(p, s1.progs[i], 'runCnt');
     const own = sharedTicks ? ticks : runs; // a perf/user/bpftrace program runs once per tick of its own

@@ -11,11 +11,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { binOut, bpfOut, bpfProgramFds, kallsym, nowNs, progStats, sleep, sleepUntil, spawnChild, stopChild, timerObject } from './system.mjs';
 
-export const METHODS = ['sync', 'sync-c', 'perf', 'user', 'bpftrace'];
+export const METHODS = ['sync', 'sync-c', 'sync-thread', 'perf', 'user', 'bpftrace'];
 
 export const METHOD_INFO = {
   sync: { label: 'sync timer (TS)', color: '#1f5fbf', short: 'sync' },
   'sync-c': { label: 'sync timer (C harness)', color: '#6fa8e8', short: 'sync-c' },
+  'sync-thread': { label: 'sync timer, thread mode (TS)', color: '#0b8a8a', short: 'thread' },
   perf: { label: 'perf_event', color: '#e07b00', short: 'perf' },
   user: { label: 'user-space timer', color: '#2e9e44', short: 'user' },
   bpftrace: { label: 'bpftrace profile:hz', color: '#9b3fb5', short: 'bpftrace' },
@@ -37,7 +38,7 @@ export function decodeRecord(b, o = 0) {
 
 // ---- the tick-path probe (bpf/tick_path.bpf.c) ----------------------------------------
 
-const SYNC_SOURCES = new Set(['sync', 'sync-c', 'sync-timed']);
+const SYNC_SOURCES = new Set(['sync', 'sync-c', 'sync-timed', 'sync-thread']);
 
 const PATH_FUNCTION = { sync: 'bpf_timer_cb', 'sync-c': 'bpf_timer_cb', 'sync-timed': 'bpf_timer_cb', perf: 'perf_swevent_hrtimer', bpftrace: 'perf_swevent_hrtimer' };
 
@@ -87,7 +88,7 @@ const selfStats = (programs) => () => ({ progs: programs.map((p) => progStats(pr
 
 // ---- sources -------------------------------------------------------------------------
 
-function syncSource(lib, cfg, { timed = false } = {}) {
+function syncSource(lib, cfg, { timed = false, thread = false } = {}) {
   const records = [];
   const subs = [];
   const closers = [];
@@ -106,7 +107,7 @@ function syncSource(lib, cfg, { timed = false } = {}) {
         await lib.initSyncTimerProgram(timedObject.program('sync_timer_init_shared'), { cpus: cfg.cpus, logger: () => {} });
         bitmapFd = timedObject.map('sync_timer_bitmap').fd;
       } else {
-        timer = await lib.SyncTimer.start(cfg.intervalNs, { cpus: cfg.cpus, logger: () => {} });
+        timer = await lib.SyncTimer.start(cfg.intervalNs, { cpus: cfg.cpus, logger: () => {}, ...(thread ? { mode: 'thread' } : {}) });
         bitmapFd = timer.borrowedMapFd();
       }
       src.startCallNs = nowNs() - t0;
@@ -348,7 +349,7 @@ function cpuTimes() {
   return out;
 }
 
-const SOURCES = { sync: syncSource, 'sync-c': syncCSource, perf: perfSource, user: userSource, bpftrace: bpftraceSource, 'sync-timed': (lib, cfg) => syncSource(lib, cfg, { timed: true }) };
+const SOURCES = { sync: syncSource, 'sync-c': syncCSource, perf: perfSource, user: userSource, bpftrace: bpftraceSource, 'sync-timed': (lib, cfg) => syncSource(lib, cfg, { timed: true }), 'sync-thread': (lib, cfg) => syncSource(lib, cfg, { thread: true }) };
 
 /**
  * One measured run: start the source, wait for the first tick on every CPU (start-up),

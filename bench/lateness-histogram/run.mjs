@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // What the in-kernel lateness histogram adds to the timer's tick, measured A/B in one run,
 // the two settings alternating so that drift in the machine hits both alike:
-//   callback  a bench-only timed copy of the timer (bpf/timed_lateness.bpf.c): the BPF
+//   callback  bench/sync-timer's timed copy of the timer (bpf/sync_timer_timed.bpf.c): the BPF
 //             callback alone, between two bpf_ktime_get_ns(), histogram on vs off
 //   path      the shipped object (SyncTimer.start({ latenessHistogram })), timed around
 //             bpf_timer_cb by bench/sync-timer's tick-path probe (kernel wrapper included)
@@ -25,8 +25,7 @@ const windowMs = Number(values.seconds) * 1000;
 const intervalNs = BigInt(Number(values['interval-us']) * 1000);
 
 const build = (src) => execFileSync('bash', [join(root, 'scripts', 'build-bpf.sh'), src, out, '-I', join(root, 'packages', 'bpf-sync-timer', 'include')], { stdio: 'inherit' });
-build(join(here, 'bpf'));
-build(join(root, 'bench', 'sync-timer', 'bpf')); // for tick_path.bpf.o
+build(join(root, 'bench', 'sync-timer', 'bpf')); // sync_timer_timed.bpf.o and tick_path.bpf.o
 
 function kallsym(name) {
   const line = readFileSync('/proc/kallsyms', 'utf8').split('\n').find((l) => l.endsWith(` ${name}`) || l.split(' ')[2] === name);
@@ -38,9 +37,9 @@ const sumPerCpu = (map, offTotal, offCount) => map.lookupPerCpu(0).reduce((a, b)
 
 /** ns per tick of the timed copy's BPF callback over one window. */
 async function callbackRun(enabled) {
-  const open = lib.BpfObject.open(join(out, 'timed_lateness.bpf.o'));
+  const open = lib.BpfObject.open(join(out, 'sync_timer_timed.bpf.o'));
   open.rodata.set('sync_timer_interval_ns', intervalNs);
-  open.rodata.set('lateness_enabled', enabled ? 1 : 0);
+  open.rodata.set('sync_timer_lateness_enabled', enabled ? 1 : 0);
   open.map('sync_timer_states_shared').setMaxEntries(lib.numPossibleCpus());
   const object = open.load();
   try {

@@ -4,7 +4,9 @@
  * publish callback and the same header code, with the callback bracketed by
  * bpf_ktime_get_ns() to time our BPF callback alone (bpf_stats cannot: the
  * kernel calls timer callbacks directly). Armed through the public
- * initSyncTimerProgram(); never shipped.
+ * initSyncTimerProgram(); never shipped. `sync_timer_lateness_enabled` switches
+ * the lateness histogram as in the shipped object (bench/lateness-histogram
+ * times it on and off).
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -13,8 +15,10 @@
 #include "sync_timer.bpf.h"
 #include "sync_timer_bitmap.bpf.h"
 #include "../../../packages/bpf-sync-timer/bpf/sync_timer_publish.h"
+#include "../../../packages/bpf-sync-timer/bpf/sync_timer_lateness.h"
 
 const volatile __u64 sync_timer_interval_ns = 1000000;
+const volatile __u32 sync_timer_lateness_enabled = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -22,6 +26,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sync_timer_bitmap_entry);
 } sync_timer_bitmap SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sync_timer_lateness);
+} sync_timer_lateness SEC(".maps");
 
 struct callback_time {
 	__u64 total_ns;
@@ -39,6 +50,8 @@ struct {
 static __always_inline void sync_timer_publish(__u32 cpu, const struct sync_timer_tick *tick)
 {
 	sync_timer_publish_to(&sync_timer_bitmap, cpu, tick);
+	if (sync_timer_lateness_enabled)
+		sync_timer_lateness_record(&sync_timer_lateness, tick);
 }
 
 /* DEFINE_SYNC_TIMER(shared, ...) with the callback timed */

@@ -215,7 +215,9 @@ export class Btf {
     if (found.length === 0) {
       const near = this.named(name).filter((t) => t.kind !== 'FWD').map((t) => describeKind(t));
       throw new BpfArgumentError('type', `no ${tag ? `${tag} ` : 'type '}named '${name}' in this BTF` +
-        (near.length ? ` (there is ${near.join(', ')})` : found.length === 0 && this.named(name, ['FWD']).length ? ' (only a forward declaration: the object has no layout for it)' : ''));
+        (near.length ? ` (there is ${near.join(', ')})` : this.named(name, ['FWD']).length ? ' (only a forward declaration: the object has no layout for it)'
+          : `; clang writes to BTF only the types that globals, maps and function signatures use, so a type used only inside a function is dropped: ` +
+            `reference it from a global in the BPF source, e.g. \`const ${tag ?? 'struct'} ${name} *unused_${name} __attribute__((unused));\``));
     }
     const distinct = tag ? found : found.filter((t, i) => found.findIndex((u) => u.kind === t.kind) === i);
     if (!tag && distinct.length > 1) {

@@ -203,7 +203,7 @@ export class CodecEmitter {
       else lines.push(...stmts);
     }
     const body = `  ${lines.join('\n  ')}`;
-    const vType = t.kind === 'UNION' ? `Partial<${type}>` : type;
+    const vType = inputType(fields, t.kind, type);
     const sig = ts ? `(v: ${vType}, ${unused('b', body)}b: Uint8Array, ${unused('o', body)}o: number, p: string): void` : '(v, b, o, p)';
     return `function ${name}${sig} {\n${body}\n}`;
   }
@@ -362,6 +362,19 @@ export function flatten(btf: Btf, t: BtfComposite<'STRUCT' | 'UNION'>, baseBits:
     out.push({ name: m.name, type: m.type, bitOffset: baseBits + m.bitOffset, bitSize: m.bitSize, owner, optional, flattened });
   }
   return out;
+}
+
+/**
+ * The TS type an encoder takes for a struct or union whose decoded type is `type`: what
+ * C lets an initialiser leave out is optional (any union member; in a struct, the members
+ * of its anonymous unions), since encode writes those only when given.
+ */
+export function inputType(fields: readonly Field[], kind: 'STRUCT' | 'UNION', type: string): string {
+  if (kind === 'UNION') return `Partial<${type}>`;
+  const optional = fields.filter((f) => f.optional).map((f) => JSON.stringify(f.name));
+  if (optional.length === 0) return type;
+  const names = optional.join(' | ');
+  return `Omit<${type}, ${names}> & Partial<Pick<${type}, ${names}>>`;
 }
 
 /** TypeScript type text of BTF types, as the codecs decode them. */

@@ -30,6 +30,19 @@ const F32B = new Uint8Array(F32.buffer);
 const F64 = new Float64Array(1);
 const F64B = new Uint8Array(F64.buffer);
 
+// The kernel cuts strings to their field (a task's comm to 15 bytes) without regard to
+// UTF-8, so the last character may be cut short. Decoding it would give U+FFFD, three
+// bytes, and the decoded string would no longer fit its own field when encoded back: so
+// an incomplete sequence at the very end is left out.
+function utf8End(b: Uint8Array, o: number, e: number): number {
+  let lead = e - 1;
+  while (lead >= o && lead > e - 4 && (b[lead] & 0xc0) === 0x80) lead--;
+  if (lead < o) return e;
+  const c = b[lead];
+  const need = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 1;
+  return need > 1 && e - lead < need ? lead : e;
+}
+
 function fail(p: string, f: string, message: string): never {
   throw new BpfArgumentError(f ? `${p}.${f}` : p, message);
 }
@@ -148,7 +161,7 @@ export const codecSupport = {
       for (let i = o; i < e; i++) s += String.fromCharCode(b[i]);
       return s;
     }
-    return Buffer.from(b.buffer, b.byteOffset + o, e - o).toString('utf8');
+    return Buffer.from(b.buffer, b.byteOffset + o, utf8End(b, o, e) - o).toString('utf8');
   },
   /** A bitfield read as a number: `bits` bits from bit `shift` of the `n` bytes at `s` (n <= 6). */
   bitsNum(b: Uint8Array, s: number, n: number, shift: number, bits: number, signed: boolean): number {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Btf, type BtfComposite, type BtfEnum, type BtfEnum64 } from '../btf/btf';
-import { CodecEmitter, stringSelector, type StringSelector } from '../btf/codec-emit';
+import { CodecEmitter, inputType, stringSelector, type StringSelector } from '../btf/codec-emit';
 import { codecSupport } from '../btf/codec-support';
 import { mapDefinitions, programDefinitions, type MapDefinition } from '../btf/objects';
 import { MapType, mapTypeName } from '../constants';
@@ -309,14 +309,14 @@ class Generator {
     });
     const what = t.kind === 'UNION' ? 'Every member is decoded from the same bytes; encode writes the members given, in order.' : '';
     const cDecl = t.name ? n.cName : `typedef ${t.kind.toLowerCase()} {...} ${n.cName}`;
-    const inType = t.kind === 'UNION' ? `Partial<${n.ts}>` : n.ts;
+    const inType = inputType(fields.map((f) => f.field), t.kind, n.ts);
     return `/** \`${doc(cDecl)}\` (${t.size} bytes, BTF type ${t.id}).${what ? ` ${what}` : ''} */
 export interface ${n.ts} {
 ${lines.join('\n')}
 }
 
 /** Codec of \`${doc(cDecl)}\`: ${t.size} bytes. */
-export const ${n.codec}: $Codec<${n.ts}${t.kind === 'UNION' ? `, ${inType}` : ''}> = ${this.#codecLiteral(t.id, n.ts, inType, t.name ? btf.typeName(t.id) : n.cName, t.name || n.cName, false)};
+export const ${n.codec}: $Codec<${n.ts}${inType !== n.ts ? `, ${inType}` : ''}> = ${this.#codecLiteral(t.id, n.ts, inType, t.name ? btf.typeName(t.id) : n.cName, t.name || n.cName, false)};
 `;
   }
 

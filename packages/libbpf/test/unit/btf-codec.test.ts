@@ -112,6 +112,23 @@ describe('a codec from BTF', () => {
     assert.equal(c.decode(c.encode({ ...v, name: 'x'.repeat(16) })).name, 'x'.repeat(16), 'all 16 bytes, no NUL');
   });
 
+  it('leaves out a character the kernel cut short at the end of the field, so the string encodes back', () => {
+    const c = btfCodec<typeof SAMPLE>(btf, 'struct kinds', { strings: ['name'] });
+    const bytes = Buffer.from(initial('.data', 'sample'));
+    for (const [tail, kept] of [['é', 1], ['☃', 1], ['☃', 2], ['😀', 1], ['😀', 3]] as const) {
+      const field = Buffer.concat([Buffer.from('x'.repeat(16 - kept)), Buffer.from(tail).subarray(0, kept)]);
+      field.copy(bytes, 141);
+      const name = c.decode(bytes).name;
+      assert.equal(name, 'x'.repeat(16 - kept), `${tail} cut to ${kept} byte(s)`);
+      assert.equal(c.decode(c.encode({ ...c.decode(bytes), name })).name, name);
+    }
+    // A whole character at the end stays; an invalid byte mid-string is U+FFFD as before.
+    Buffer.concat([Buffer.from('x'.repeat(13)), Buffer.from('☃')]).copy(bytes, 141);
+    assert.equal(c.decode(bytes).name, 'x'.repeat(13) + '☃');
+    Buffer.from('ab\xffcd\0\0\0\0\0\0\0\0\0\0\0', 'latin1').copy(bytes, 141);
+    assert.equal(c.decode(bytes).name, 'ab\ufffdcd');
+  });
+
   it('round-trips random values of every bitfield, signed and unsigned, across bytes', () => {
     const flags = btfCodec<typeof SAMPLE.flags>(btf, 'struct flags');
     const packed = btfCodec<typeof SAMPLE.pb>(btf, 'struct packed_bits');

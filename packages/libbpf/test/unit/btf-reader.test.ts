@@ -157,6 +157,8 @@ describe('Btf of skel_kinds.bpf.o', () => {
     assert.equal(btf.find('tagged_t').kind, 'TYPEDEF');
     assert.equal(btf.find('__u64').kind, 'TYPEDEF');
     assert.throws(() => btf.find('struct nope'), (e: unknown) => e instanceof BpfArgumentError && /no struct named 'nope'/.test(e.message));
+    // The usual cause (a record type used only inside a function) is named, with the fix.
+    assert.throws(() => btf.find('struct nope'), /used only inside a function is dropped: .*`const struct nope \*unused_nope __attribute__\(\(unused\)\);`/);
     assert.throws(() => btf.find('struct value'), /no struct named 'value' in this BTF \(there is union value\)/);
     assert.throws(() => btf.find('struct opaque'), /only a forward declaration/);
     assert.throws(() => btf.find('char *'), /is not a C type name/);

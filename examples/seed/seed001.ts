@@ -2,7 +2,6 @@
 // to `.bss` after load, count ticks and migrations per CPU.
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeFd } from '@bpf-sync-timer/libbpf';
 import { SyncTimer, type CpuTimerStats } from 'bpf-sync-timer';
 import * as seed001 from './seed001.skel'; // bpf-skel's typed skeleton of seed001.bpf.o (scripts/gen-skel.mjs)
 
@@ -23,11 +22,9 @@ export async function main(seconds = 2): Promise<{ cpus: CpuCounts[]; elapsedNs:
   const id = timer.assignId(); // 0..=63
 
   using open = seed001.open({ object: CONSUMER }); // disposing it after load() is a no-op
-  const bitmapFd = timer.duplicateMapFd(); // ours to close
-  try {
-    open.maps.sync_timer_bitmap.reuseFd(bitmapFd); // libbpf dups it again
-  } finally {
-    closeFd(bitmapFd);
+  {
+    using bitmap = timer.duplicateMapFd(); // ours: closed at the end of this block
+    open.maps.sync_timer_bitmap.reuseFd(bitmap.fd); // libbpf dups it again
   }
   using consumer = open.load();
   consumer.bss.my_sync_timer_id = BigInt(id); // live memory of the loaded program

@@ -188,12 +188,12 @@ function perfSource(lib, cfg) {
       const t0 = nowNs();
       for (const object of subs) {
         for (const cpu of cfg.cpus) {
-          const fd = lib.perfEventOpen({ type: lib.PerfType.SOFTWARE, config: 0 /* PERF_COUNT_SW_CPU_CLOCK */, samplePeriod: cfg.intervalNs }, { cpu });
+          // The link holds its own reference to the event: the handle closes at once.
+          const event = lib.perfEventOpen({ type: lib.PerfType.SOFTWARE, config: 0 /* PERF_COUNT_SW_CPU_CLOCK */, samplePeriod: cfg.intervalNs }, { cpu });
           try {
-            links.push(object.program('on_sample').attachPerfEvent(fd));
-          } catch (e) {
-            lib.closeFd(fd);
-            throw e;
+            links.push(object.program('on_sample').attachPerfEvent(event));
+          } finally {
+            event.close();
           }
         }
       }
@@ -202,7 +202,7 @@ function perfSource(lib, cfg) {
     snapshot: () => selfStats(subs.map((o) => o.program('on_sample')))(),
     dropped: () => subs[0].map('drops').lookupPerCpu(0).reduce((a, b) => a + Number(b.readBigUInt64LE(0)), 0),
     async stop() {
-      // the perf link owns its event fd: destroying it closes the fd
+      // each perf link owns its duplicate of the event fd: destroying it closes that
       for (const l of links) l.destroy();
       stopConsuming?.();
       for (const o of subs) o.close();

@@ -4,7 +4,7 @@ import { allowedCpus, checkOptions, onlineCpus, optionNames, possibleCpus, runOn
 import { selectCpus, type SkippedCpu } from './cpus';
 import { SyncTimerError } from './errors';
 import { armTimers, decodeInitRun, encodeInitArgs, MODES, needsTimerMigrationOff, type CpuArmResult, type ModeOption, type ModeWrapper, type TimerMode } from './modes';
-import { recoverStaleTimerMigration, withTimerMigrationDisabled, type Log } from './sysctl';
+import { checkTimerMigrationAccess, recoverStaleTimerMigration, safeLog, withTimerMigrationDisabled, type Log } from './sysctl';
 
 /** Options shared by `SyncTimer.start` and `initSyncTimerProgram`. */
 export interface ArmOptions {
@@ -56,7 +56,8 @@ export function checkArmOptions(options: ArmOptions): Required<Pick<ArmOptions, 
   if (options.logger !== undefined && typeof options.logger !== 'function') {
     throw new SyncTimerError('INVALID_OPTION', 'options.logger must be a function (level, message) => void');
   }
-  return { mode, logger: options.logger ?? defaultLog, cpus: options.cpus };
+  // A logger that throws must not break arming, nor hide the error being reported.
+  return { mode, logger: safeLog(options.logger ?? defaultLog), cpus: options.cpus };
 }
 
 /** Chooses the CPUs; NO_CPUS when none is left. */
@@ -77,8 +78,16 @@ export async function runInit(program: BpfProgram, cpus: number[], mode: TimerMo
 
 /** Disables timer_migration around arming in the modes that need it. */
 export function modeWrapper(log: Log): ModeWrapper {
-  return <T>(mode: TimerMode, fn: () => Promise<T>): Promise<T> =>
-    needsTimerMigrationOff(mode) ? withTimerMigrationDisabled(fn, log) : fn();
+  return async <T>(mode: TimerMode, fn: () => Promise<T>): Promise<T> => {
+    if (!needsTimerMigrationOff(mode)) return fn();
+    checkTimerMigrationAccess(mode);
+    return withTimerMigrationDisabled(fn, log);
+  };
+}
+
+/** A forced mode that changes kernel.timer_migration is checked before anything loads. */
+export function checkModePrivileges(mode: ModeOption): void {
+  if (mode !== 'auto' && needsTimerMigrationOff(mode)) checkTimerMigrationAccess(mode);
 }
 
 /** Arms `program` (a DEFINE_SYNC_TIMER init program) on the chosen CPUs. */
@@ -88,6 +97,7 @@ export async function armProgram(program: BpfProgram, options: ArmOptions): Prom
   if (opts.mode === 'thread') {
     throw new SyncTimerError('INVALID_OPTION', "mode 'thread' runs the shipped timer from SyncTimer.start; a DEFINE_SYNC_TIMER program needs a bpf_timer mode");
   }
+  checkModePrivileges(opts.mode);
   const { cpus, skipped } = chooseCpus(opts.cpus);
   for (const s of skipped) log('info', `CPU ${s.cpu} skipped: ${s.reason}`);
   recoverStaleTimerMigration(log);

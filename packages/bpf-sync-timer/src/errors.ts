@@ -19,6 +19,7 @@ export const SyncTimerErrorCode = {
   ALL_MODES_FAILED: 'ALL_MODES_FAILED',
   OPEN_FAILED: 'OPEN_FAILED',
   LOAD_FAILED: 'LOAD_FAILED',
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
   // per-CPU arming (the init program's error codes and the pinning around it)
   AFFINITY_FAILED: 'AFFINITY_FAILED',
   CPU_PIN_FAILED: 'CPU_PIN_FAILED',

@@ -29,3 +29,53 @@ export function checkKernel(release = os.release()): void {
     throw new SyncTimerError('UNSUPPORTED_KERNEL', `kernel ${release} is older than 5.15, the first with bpf_timer: boot Linux 5.15 or newer`);
   }
 }
+
+// ---- privileges ------------------------------------------------------------------------
+
+/** Capability numbers (linux/capability.h) the timer needs. */
+export const Capability = { SYS_ADMIN: 21, PERFMON: 38, BPF: 39 } as const;
+
+/** Who this process is, as far as the timer cares: effective uid and capabilities. */
+export interface Privileges {
+  uid: number;
+  /** The CapEff bit set of /proc/self/status. */
+  effective: bigint;
+}
+
+/** The privileges of this process, from /proc/self/status (`status` injectable for tests). */
+export function currentPrivileges(status?: string): Privileges {
+  const text = status ?? fs.readFileSync('/proc/self/status', 'utf8');
+  const caps = /^CapEff:\s*([0-9a-f]+)$/m.exec(text);
+  const uid = /^Uid:\s*\d+\s+(\d+)/m.exec(text); // real, effective, saved, fs
+  return { uid: uid ? Number(uid[1]) : (process.geteuid?.() ?? -1), effective: caps ? BigInt(`0x${caps[1]}`) : 0n };
+}
+
+function has(p: Privileges, cap: number): boolean {
+  return (p.effective & (1n << BigInt(cap))) !== 0n;
+}
+
+/**
+ * The capability missing to load and arm the timer, or undefined when there is enough:
+ * CAP_BPF (5.8+; its programs are syscall and timer programs, which need no CAP_PERFMON),
+ * for which CAP_SYS_ADMIN stands in (alone before 5.8).
+ */
+export function missingTimerCapability(p: Privileges, release = os.release()): string | undefined {
+  if (has(p, Capability.SYS_ADMIN)) return undefined;
+  const { major, minor } = parseKernelRelease(release);
+  if (major < 5 || (major === 5 && minor < 8)) return 'CAP_SYS_ADMIN';
+  return has(p, Capability.BPF) ? undefined : 'CAP_BPF';
+}
+
+/**
+ * When a failed load is a matter of privileges (EPERM, or EACCES without a verifier log,
+ * with the capability missing), the one sentence that says so, naming it; else undefined.
+ */
+export function privilegeProblem(errno: number | undefined, hasVerifierLog: boolean, p: Privileges = currentPrivileges(),
+  release = os.release()): string | undefined {
+  if (errno !== os.constants.errno.EPERM && !(errno === os.constants.errno.EACCES && !hasVerifierLog)) return undefined;
+  const missing = missingTimerCapability(p, release);
+  if (missing === undefined) return undefined;
+  const needs = missing === 'CAP_SYS_ADMIN' ? 'CAP_SYS_ADMIN (this kernel predates CAP_BPF)' : 'CAP_BPF (or CAP_SYS_ADMIN)';
+  return `loading the timer needs ${needs}, which this process (uid ${p.uid}) lacks: run it as root (sudo) or grant it ` +
+    '(e.g. setcap cap_bpf,cap_perfmon+ep on the node binary; subscribers on tracepoints need CAP_PERFMON as well)';
+}

@@ -1,13 +1,13 @@
 // SyncTimer: the shared per-CPU timer and its subscriber ids.
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
-import { BpfError, BpfObject, dupFd, numPossibleCpus, onlineCpus, optionNames, VerifierError, type BpfMap, type BpfProgram, type OpenBpfObject } from '@bpf-sync-timer/libbpf';
-import { ARM_OPTION_NAMES, armProgram, checkArmOptions, checkOptionNames, chooseCpus, defaultLog, modeWrapper, runInit, type ArmOptions, type Armed } from './arm';
+import { BpfError, BpfObject, dupFd, type FdHandle, numPossibleCpus, onlineCpus, optionNames, VerifierError, type BpfMap, type BpfProgram, type OpenBpfObject } from '@bpf-sync-timer/libbpf';
+import { ARM_OPTION_NAMES, armProgram, checkArmOptions, checkModePrivileges, checkOptionNames, chooseCpus, defaultLog, modeWrapper, runInit, type ArmOptions, type Armed } from './arm';
 import type { SkippedCpu } from './cpus';
 import { CpuWatcher, type HotplugEvent } from './hotplug';
 import { SyncTimerError } from './errors';
 import { checkInterval } from './interval';
-import { checkKernel, isPreemptRt } from './kernel';
+import { checkKernel, isPreemptRt, privilegeProblem } from './kernel';
 import { latenessDecoder, readLateness, type CpuLatenessHistogram } from './lateness';
 import { MODE_INFO, type CpuArmResult, type TimerMode } from './modes';
 import { readStats, type CpuTimerStats } from './stats';
@@ -150,6 +150,7 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
         : 'the kernel is PREEMPT_RT, whose verifier refuses bpf_timer');
     }
     if (requested === 'thread') return SyncTimer.#startThreads(interval, options, lateness, 'requested by options.mode');
+    checkModePrivileges(requested);
     let object: BpfObject;
     try {
       object = loadTimerObject(interval, lateness, false);
@@ -290,8 +291,11 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
     return this.#bitmap().fd;
   }
 
-  /** A new fd of the bitmap map, owned by the caller (close it with `closeFd`). */
-  duplicateMapFd(): number {
+  /**
+   * A new fd of the bitmap map in a handle the caller owns: `close()` it (or `using` it);
+   * its `fd` is borrowed, valid until then, also after the timer closes.
+   */
+  duplicateMapFd(): FdHandle {
     const fd = this.borrowedMapFd();
     try {
       return dupFd(fd);
@@ -343,30 +347,51 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
    * their maps before). Idempotent; no tick arrives after it returns.
    */
   close(): void {
+    const subscribers = [...this.#subscribers];
+    try {
+      this.#stopTicks();
+    } finally {
+      closeSubscribers(subscribers);
+    }
+  }
+
+  /**
+   * As `close()`, with the subscribers' links detached on the libuv pool, all at once,
+   * instead of one RCU wait after another on the JS thread. The ticks stop before it
+   * returns its promise; the subscribers are closed (ids given back) when it resolves.
+   *
+   * @example
+   * await using timer = await SyncTimer.start(1_000_000);
+   */
+  async closeAsync(): Promise<void> {
+    const subscribers = [...this.#subscribers];
+    try {
+      this.#stopTicks();
+    } finally {
+      await Promise.all(subscribers.map((s) => (s.open ? s.object.closeAsync().catch(() => undefined) : undefined)));
+      closeSubscribers(subscribers);
+    }
+  }
+
+  // The ticks stop first: detaching each subscriber waits for an RCU grace period, and
+  // the last ticks must reach all of them alike.
+  #stopTicks(): void {
     const o = this.#object;
     this.#object = undefined;
     clearInterval(this.#watchTimer);
-    // The ticks stop first: detaching each subscriber waits for an RCU grace period, and
-    // the last ticks must reach all of them alike.
-    try {
-      if (o && this.#threads) {
-        this.#threads.stop(); // joined: no tick is published after this
-        clearBitmap(o.map(BITMAP_MAP));
-      }
-      o?.close();
-    } finally {
-      for (const s of [...this.#subscribers]) {
-        try {
-          s.close();
-        } catch {
-          // best effort: one failing subscriber must not keep the others open
-        }
-      }
+    if (o && this.#threads) {
+      this.#threads.stop(); // joined: no tick is published after this
+      clearBitmap(o.map(BITMAP_MAP));
     }
+    o?.close();
   }
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closeAsync();
   }
 
   #bitmap(): BpfMap {
@@ -376,6 +401,16 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
   #live(): BpfObject {
     if (!this.#object) throw new SyncTimerError('CLOSED', 'this SyncTimer is closed; start a new one');
     return this.#object;
+  }
+}
+
+function closeSubscribers(subscribers: Subscriber[]): void {
+  for (const s of subscribers) {
+    try {
+      s.close();
+    } catch {
+      // best effort: one failing subscriber must not keep the others open
+    }
   }
 }
 
@@ -412,7 +447,8 @@ function loadTimerObject(interval: bigint, lateness: boolean, threadMode: boolea
     return open.load();
   } catch (e) {
     open.close();
-    throw new SyncTimerError('LOAD_FAILED', `loading the timer failed: ${(e as Error).message}`, { cause: e, errno: (e as BpfError).errno });
+    const privileges = privilegeProblem((e as BpfError).errno, e instanceof VerifierError);
+    throw new SyncTimerError('LOAD_FAILED', privileges ?? `loading the timer failed: ${(e as Error).message}`, { cause: e, errno: (e as BpfError).errno });
   }
 }
 

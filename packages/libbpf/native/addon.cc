@@ -10,12 +10,21 @@ namespace nbpf {
 
 AddonData* GetData(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
 
-// libbpf logs through one process-wide callback, possibly from worker threads, so
-// messages are queued here and drained by TS, which routes them to the user's logger.
+// libbpf logs through one process-wide callback. A message belongs to the environment
+// whose JS thread made the libbpf call: each environment's Init points this thread's
+// `threadData` at its own queue, so two workers loading at once keep their verifier logs
+// apart. Messages from threads of no environment (pinned runs, the thread pool) go to a
+// shared queue that the next drain of any environment takes.
 namespace {
-std::mutex logMutex;
-std::deque<std::pair<int, std::string>> logQueue;
+thread_local AddonData* threadData = nullptr;
+std::mutex strayMutex;
+std::deque<std::pair<int, std::string>> strayQueue;
 constexpr size_t kMaxQueued = 10000;
+
+void Enqueue(std::deque<std::pair<int, std::string>>& q, int level, std::string text) {
+  if (q.size() >= kMaxQueued) q.pop_front();
+  q.emplace_back(level, std::move(text));
+}
 
 // A verifier log arrives as one message of up to megabytes: a message longer than the
 // stack buffer is formatted again at its full length, so no log is ever cut short
@@ -38,17 +47,22 @@ int PrintCallback(enum libbpf_print_level level, const char* fmt, va_list args) 
     text.resize(n);
   }
   va_end(again);
-  std::lock_guard<std::mutex> lock(logMutex);
-  if (logQueue.size() >= kMaxQueued) logQueue.pop_front();
-  logQueue.emplace_back(static_cast<int>(level), std::move(text));
+  if (AddonData* data = threadData) {
+    Enqueue(data->log, static_cast<int>(level), std::move(text));
+  } else {
+    std::lock_guard<std::mutex> lock(strayMutex);
+    Enqueue(strayQueue, static_cast<int>(level), std::move(text));
+  }
   return n;
 }
 
 Napi::Value DrainLog(const Napi::CallbackInfo& info) {
   std::deque<std::pair<int, std::string>> taken;
+  taken.swap(GetData(info.Env())->log);
   {
-    std::lock_guard<std::mutex> lock(logMutex);
-    taken.swap(logQueue);
+    std::lock_guard<std::mutex> lock(strayMutex);
+    for (auto& m : strayQueue) taken.push_back(std::move(m));
+    strayQueue.clear();
   }
   Napi::Array out = Napi::Array::New(info.Env(), taken.size() * 2);
   uint32_t i = 0;
@@ -92,12 +106,19 @@ void Cleanup(void* arg) {
   for (NativeGridRunner* r : std::set<NativeGridRunner*>(data->liveGridRunners)) ReleaseGridRunner(r);
   for (NativeLink* l : std::set<NativeLink*>(data->liveLinks)) l->Release();
   for (NativeObject* o : std::set<NativeObject*>(data->liveObjects)) o->Release();
+  for (NativeFd* f : std::set<NativeFd*>(data->liveFds)) f->Release();
+  RunTeardownWrites(data);
 }
 }  // namespace
+
+AddonData::~AddonData() {
+  if (threadData == this) threadData = nullptr;
+}
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData(data);
+  threadData = data;
   libbpf_set_print(PrintCallback);
   napi_add_env_cleanup_hook(env, Cleanup, data);
 
@@ -106,6 +127,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeRingBuffer", InitRingBuffer(env));
   exports.Set("NativePerfBuffer", InitPerfBuffer(env));
   exports.Set("NativeGridRunner", InitGridRunner(env));
+  exports.Set("NativeFd", InitFd(env));
   exports.Set("drainLog", Napi::Function::New(env, DrainLog));
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));

@@ -25,8 +25,10 @@ Napi::Value NativeObject::BtfDatasec(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(env, n);
   for (uint16_t i = 0; i < n; i++, vs++) {
     const btf_type* var = btf__type_by_id(b, vs->type);
+    // A damaged .BTF can point outside its types: an error, never a NULL dereference.
+    if (!var) ThrowErrno(env, "btf__type_by_id (a DATASEC variable of " + sec + " names no type)", EINVAL);
     Napi::Object d = Napi::Object::New(env);
-    d.Set("name", btf__name_by_offset(b, var->name_off));
+    d.Set("name", Str(env, btf__name_by_offset(b, var->name_off)));
     d.Set("typeId", var->type);
     d.Set("offset", vs->offset);
     d.Set("size", vs->size);
@@ -45,7 +47,7 @@ Napi::Value NativeObject::BtfType(const Napi::CallbackInfo& info) {
   Napi::Object d = Napi::Object::New(env);
   uint16_t kind = btf_kind(t);
   d.Set("kind", kind);
-  d.Set("name", btf__name_by_offset(b, t->name_off));
+  d.Set("name", Str(env, btf__name_by_offset(b, t->name_off)));
   switch (kind) {
     case BTF_KIND_INT: {
       uint32_t enc = btf_int_encoding(t);

@@ -4,14 +4,20 @@
 // TypeScript.
 #pragma once
 
+// During environment teardown (a Worker terminated) JS cannot run, and node-addon-api
+// would turn the failed throw into std::terminate; swallowing it is all that can be done.
+#define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
 #include <napi.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nbpf {
@@ -19,18 +25,112 @@ namespace nbpf {
 class NativeObject;
 class NativeLink;
 class NativeGridRunner;
+class NativeFd;
 
-// Per-environment state: constructors and the JS error factory handed in by TS.
+// Per-environment state: constructors, the JS error factory handed in by TS, libbpf's
+// messages of calls made on this environment's JS thread, and what its cleanup releases.
 struct AddonData {
+  ~AddonData();
   Napi::FunctionReference errorFactory;  // (op, errno, message) => Error
   Napi::FunctionReference linkCtor;
+  Napi::FunctionReference fdCtor;
+  // Handed from WrapLink/WrapFd to the constructor, so JS cannot make handles of its own.
+  bpf_link* pendingLink = nullptr;
+  int pendingFd = -1;
+  // Only this environment's JS thread appends (the print callback finds it through a
+  // thread_local) and drains, so it needs no lock.
+  std::deque<std::pair<int, std::string>> log;
   std::set<NativeObject*> liveObjects;   // closed by the env cleanup hook
   std::set<NativeLink*> liveLinks;
   std::set<NativeGridRunner*> liveGridRunners;  // stopped (threads joined) by the hook
+  std::set<NativeFd*> liveFds;
+  // Files written by the cleanup hook unless cancelled first (sys.cc).
+  std::map<uint32_t, std::pair<std::string, std::string>> teardownWrites;
+  uint32_t nextTeardownWrite = 1;
+};
+
+// ---- type tags ------------------------------------------------------------------------
+// Every wrapped class has a napi type tag (`static constexpr napi_type_tag kTag`) and a
+// `static constexpr const char* kName`, and tags its instances (TagInstance, first thing in
+// the constructor). An argument that must be a wrapped object is taken with
+// UnwrapTagged<T>, so passing another kind (or a plain object) is a TypeError instead of a
+// wild pointer. Methods are registered with Method<T, &T::F>: `this` needs no tag check
+// (napi_define_class gives prototype methods a V8 signature, which throws "Illegal
+// invocation" for a receiver not made by the class; the check would cost ~60 ns a call),
+// only the unwrap, which fails for an instance whose construction threw.
+
+// Tags `info.This()` as a T; call first in T's constructor.
+template <typename T>
+void TagInstance(const Napi::CallbackInfo& info) {
+  napi_type_tag_object(info.Env(), info.This(), &T::kTag);
+}
+
+// The T that `v` wraps; a TypeError naming `what` when `v` is not a live T.
+template <typename T>
+T* UnwrapTagged(Napi::Env env, Napi::Value v, const char* what) {
+  bool tagged = false;
+  if (v.IsObject()) napi_check_object_type_tag(env, v, &T::kTag, &tagged);
+  T* self = tagged ? Napi::ObjectWrap<T>::Unwrap(v.As<Napi::Object>()) : nullptr;
+  if (!self) throw Napi::TypeError::New(env, std::string(what) + " must be a " + T::kName);
+  return self;
+}
+
+template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo&)>
+napi_value InvokeTagged(napi_env env, napi_callback_info cbinfo) {
+  try {
+    Napi::CallbackInfo info(env, cbinfo);
+    T* self = Napi::ObjectWrap<T>::Unwrap(info.This().As<Napi::Object>());
+    if (!self) throw Napi::TypeError::New(info.Env(), std::string("this must be a live ") + T::kName);
+    return (self->*M)(info);
+  } catch (const Napi::Error& e) {
+    try {
+      e.ThrowAsJavaScriptException();
+    } catch (...) {
+    }
+  } catch (const std::exception& e) {
+    napi_throw_error(env, nullptr, e.what());
+  }
+  return nullptr;
+}
+
+// An instance method of T (see above for what is checked of `this`).
+template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo&)>
+Napi::ClassPropertyDescriptor<T> Method(const char* name) {
+  napi_property_descriptor d{name, nullptr, &InvokeTagged<T, M>, nullptr, nullptr, nullptr, napi_default_method, nullptr};
+  return Napi::ClassPropertyDescriptor<T>(d);
+}
+
+// An AsyncWorker whose completion is safe during environment teardown: OnOK runs only
+// when it can, nothing it throws escapes (that would be std::terminate), and the worker
+// is always deleted. Subclasses report failures through their own fields, not SetError.
+class SafeAsyncWorker : public Napi::AsyncWorker {
+ public:
+  using Napi::AsyncWorker::AsyncWorker;
+
+ protected:
+  // Called instead of OnOK when the work never ran (cancelled): release what it owns.
+  virtual void OnCancelled() {}
+
+ private:
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    if (status == napi_cancelled) {
+      OnCancelled();
+    } else {
+      try {
+        Napi::HandleScope scope(env);
+        OnOK();
+      } catch (...) {
+        // The environment is going away: there is nobody left to tell.
+      }
+    }
+    Destroy();
+  }
 };
 
 AddonData* GetData(Napi::Env env);
 
+// The TS error class (BpfError) built by the factory, for rejecting a promise.
+Napi::Value ErrnoError(Napi::Env env, const std::string& op, int err);
 // Throws the TS error class (BpfError) built by the factory; `err` is a positive errno.
 [[noreturn]] void ThrowErrno(Napi::Env env, const std::string& op, int err);
 // Throws a TypeError for a malformed argument (a bug in the TS layer or a direct caller).
@@ -42,36 +142,70 @@ int32_t ArgI32(const Napi::CallbackInfo& info, size_t i, const char* what);
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what);
 Napi::Buffer<uint8_t> ArgBuffer(const Napi::CallbackInfo& info, size_t i, const char* what);
 bool ArgIsNullish(const Napi::CallbackInfo& info, size_t i);
+// A libbpf string as JS: "" for NULL (a damaged object can lack a name), which
+// Napi::String::New would turn into a bare "Error in native callback".
+Napi::String Str(Napi::Env env, const char* s);
 
 Napi::Function InitObject(Napi::Env env);
 Napi::Function InitLink(Napi::Env env);
 Napi::Function InitRingBuffer(Napi::Env env);
 Napi::Function InitPerfBuffer(Napi::Env env);
 Napi::Function InitGridRunner(Napi::Env env);
+Napi::Function InitFd(Napi::Env env);
 // Stops a grid runner's thread and waits for it (grid.cc).
 void ReleaseGridRunner(NativeGridRunner* runner);
 void InitLog(Napi::Env env, Napi::Object exports);
 void InitCpu(Napi::Env env, Napi::Object exports);
 void InitSys(Napi::Env env, Napi::Object exports);
+// Writes the files registered with writeAtTeardown (sys.cc); the env cleanup hook's last step.
+void RunTeardownWrites(AddonData* data);
 
 // Creates a JS link handle owning `link`.
 Napi::Object WrapLink(Napi::Env env, bpf_link* link);
+// Creates a JS fd handle owning `fd` (sys.cc).
+Napi::Object WrapFd(Napi::Env env, int fd);
 
 class NativeLink : public Napi::ObjectWrap<NativeLink> {
  public:
+  static constexpr napi_type_tag kTag{0x6e627066'6c696e6bULL, 0x8a1c'4f0e'93d2'0001ULL};
+  static constexpr const char* kName = "NativeLink";
   explicit NativeLink(const Napi::CallbackInfo& info);
   ~NativeLink() override;
   void Release();
+  // Hands the link to the caller (closeAsync detaches it off the JS thread).
+  bpf_link* Take();
 
  private:
   friend Napi::Function InitLink(Napi::Env env);
   Napi::Value Destroy(const Napi::CallbackInfo& info);
+  Napi::Value DestroyAsync(const Napi::CallbackInfo& info);
   Napi::Value Fd(const Napi::CallbackInfo& info);
   bpf_link* link_ = nullptr;
 };
 
+// An fd this addon opened (perf_event_open, a duplicate) and owns: closed by close(), the
+// finalizer or the env cleanup hook, each at most once; `fd()` only lends the number.
+class NativeFd : public Napi::ObjectWrap<NativeFd> {
+ public:
+  static constexpr napi_type_tag kTag{0x6e627066'66645f5fULL, 0x8a1c'4f0e'93d2'0004ULL};
+  static constexpr const char* kName = "NativeFd";
+  explicit NativeFd(const Napi::CallbackInfo& info);
+  ~NativeFd() override;
+  void Release();
+  // The fd, or -1 once closed.
+  int Get() const { return fd_; }
+
+ private:
+  friend Napi::Function InitFd(Napi::Env env);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value FdNumber(const Napi::CallbackInfo& info);
+  int fd_ = -1;
+};
+
 class NativeObject : public Napi::ObjectWrap<NativeObject> {
  public:
+  static constexpr napi_type_tag kTag{0x6e627066'6f626a5fULL, 0x8a1c'4f0e'93d2'0002ULL};
+  static constexpr const char* kName = "NativeObject";
   explicit NativeObject(const Napi::CallbackInfo& info);
   ~NativeObject() override;
   void Release();

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <system_error>
 #include <thread>
 
 namespace nbpf {
@@ -63,10 +64,33 @@ void RunPinned(int progFd, const std::vector<uint8_t>& ctxIn, uint32_t ctxOutByt
   else r->ctxOut = std::move(in);
 }
 
-class RunOnCpusWorker : public Napi::AsyncWorker {
+// Starts one thread per run, then joins them. A thread that cannot be started (EAGAIN:
+// out of threads or pids) leaves that run and the ones after it failed with its errno;
+// the threads already started are joined, never left joinable (std::terminate).
+void RunAll(int progFd, const std::vector<uint8_t>& ctxIn, uint32_t ctxOutBytes, std::vector<CpuRun>& runs) {
+  std::vector<std::thread> threads;
+  threads.reserve(runs.size());
+  size_t started = 0;
+  int startErr = 0;
+  for (; started < runs.size(); started++) {
+    try {
+      threads.emplace_back(RunPinned, progFd, std::cref(ctxIn), ctxOutBytes, &runs[started]);
+    } catch (const std::system_error& e) {
+      startErr = e.code().value() ? e.code().value() : EAGAIN;
+      break;
+    } catch (...) {
+      startErr = ENOMEM;
+      break;
+    }
+  }
+  for (size_t i = started; i < runs.size(); i++) runs[i].err = startErr;
+  for (auto& t : threads) t.join();
+}
+
+class RunOnCpusWorker : public SafeAsyncWorker {
  public:
   RunOnCpusWorker(Napi::Env env, int progFd, std::vector<uint32_t> cpus, std::vector<uint8_t> ctxIn, uint32_t ctxOutBytes)
-      : Napi::AsyncWorker(env, "bpf:runOnCpus"), deferred_(Napi::Promise::Deferred::New(env)), fd_(progFd),
+      : SafeAsyncWorker(env, "bpf:runOnCpus"), deferred_(Napi::Promise::Deferred::New(env)), fd_(progFd),
         ctxIn_(std::move(ctxIn)), ctxOutBytes_(ctxOutBytes) {
     for (uint32_t c : cpus) runs_.push_back(CpuRun{c});
   }
@@ -75,11 +99,7 @@ class RunOnCpusWorker : public Napi::AsyncWorker {
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
-  void Execute() override {
-    std::vector<std::thread> threads;
-    for (auto& r : runs_) threads.emplace_back(RunPinned, fd_, std::cref(ctxIn_), ctxOutBytes_, &r);
-    for (auto& t : threads) t.join();
-  }
+  void Execute() override { RunAll(fd_, ctxIn_, ctxOutBytes_, runs_); }
 
   void OnOK() override {
     Napi::Env env = Env();
@@ -97,8 +117,6 @@ class RunOnCpusWorker : public Napi::AsyncWorker {
     }
     deferred_.Resolve(out);
   }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
   Napi::Promise::Deferred deferred_;
@@ -136,7 +154,13 @@ Napi::Value NativeObject::ProgRunOnCpus(const Napi::CallbackInfo& info) {
   // number point at something else.
   int dupFd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dupFd < 0) ThrowErrno(env, "fcntl(F_DUPFD_CLOEXEC)", errno);
-  auto* worker = new RunOnCpusWorker(env, dupFd, std::move(cpus), std::move(ctxIn), ctxOutBytes);
+  RunOnCpusWorker* worker;
+  try {
+    worker = new RunOnCpusWorker(env, dupFd, std::move(cpus), std::move(ctxIn), ctxOutBytes);
+  } catch (...) {
+    close(dupFd);
+    throw;
+  }
   Napi::Promise p = worker->Promise();
   worker->Queue();
   return p;

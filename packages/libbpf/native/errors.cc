@@ -6,14 +6,18 @@
 
 namespace nbpf {
 
-void ThrowErrno(Napi::Env env, const std::string& op, int err) {
+Napi::Value ErrnoError(Napi::Env env, const std::string& op, int err) {
   AddonData* data = GetData(env);
   if (err < 0) err = -err;
+  // TS rewords what strerror does not know (libbpf's own codes, 4000 and up).
   std::string message = op + ": " + std::strerror(err);
-  if (data->errorFactory.IsEmpty()) throw Napi::Error::New(env, message);
-  Napi::Value e = data->errorFactory.Call(
+  if (data->errorFactory.IsEmpty()) return Napi::Error::New(env, message).Value();
+  return data->errorFactory.Call(
       {Napi::String::New(env, op), Napi::Number::New(env, err), Napi::String::New(env, message)});
-  throw Napi::Error(env, e);
+}
+
+void ThrowErrno(Napi::Env env, const std::string& op, int err) {
+  throw Napi::Error(env, ErrnoError(env, op, err));
 }
 
 void ThrowType(Napi::Env env, const std::string& message) {
@@ -53,6 +57,8 @@ Napi::Buffer<uint8_t> ArgBuffer(const Napi::CallbackInfo& info, size_t i, const 
   if (!info[i].IsBuffer()) ThrowType(info.Env(), std::string(what) + " must be a Buffer");
   return info[i].As<Napi::Buffer<uint8_t>>();
 }
+
+Napi::String Str(Napi::Env env, const char* s) { return Napi::String::New(env, s ? s : ""); }
 
 bool ArgIsNullish(const Napi::CallbackInfo& info, size_t i) {
   return info.Length() <= i || info[i].IsNull() || info[i].IsUndefined();

@@ -66,6 +66,8 @@ struct Setup {
 
 class NativeGridRunner : public Napi::ObjectWrap<NativeGridRunner> {
  public:
+  static constexpr napi_type_tag kTag{0x6e627066'67726964ULL, 0x8a1c'4f0e'93d2'0003ULL};
+  static constexpr const char* kName = "NativeGridRunner";
   explicit NativeGridRunner(const Napi::CallbackInfo& info);
   ~NativeGridRunner() override { Release(); }
   // Stops the thread and waits for it; idempotent.
@@ -99,6 +101,7 @@ class NativeGridRunner : public Napi::ObjectWrap<NativeGridRunner> {
 // asked (priority > 0: SCHED_FIFO at that priority; 0: the default policy); throws the
 // errno of the stage that failed otherwise ("pin", "scheduling").
 NativeGridRunner::NativeGridRunner(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeGridRunner>(info) {
+  TagInstance<NativeGridRunner>(info);
   Napi::Env env = info.Env();
   int32_t progFd = ArgI32(info, 0, "progFd");
   cpu_ = ArgU32(info, 1, "cpu");
@@ -262,9 +265,9 @@ Napi::Value NativeGridRunner::Stop(const Napi::CallbackInfo& info) {
 
 Napi::Function InitGridRunner(Napi::Env env) {
   return NativeGridRunner::DefineClass(env, "NativeGridRunner",
-                                       {NativeGridRunner::InstanceMethod<&NativeGridRunner::Stats>("stats"),
-                                        NativeGridRunner::InstanceMethod<&NativeGridRunner::RequestStop>("requestStop"),
-                                        NativeGridRunner::InstanceMethod<&NativeGridRunner::Stop>("stop")});
+                                       {Method<NativeGridRunner, &NativeGridRunner::Stats>("stats"),
+                                        Method<NativeGridRunner, &NativeGridRunner::RequestStop>("requestStop"),
+                                        Method<NativeGridRunner, &NativeGridRunner::Stop>("stop")});
 }
 
 void ReleaseGridRunner(NativeGridRunner* r) { r->Release(); }

@@ -19,6 +19,7 @@ std::string OptString(Napi::Object opts, const char* key) {
 
 // new NativeObject(pathOrBuffer, {objectName?, btfCustomPath?, kernelLogLevel?})
 NativeObject::NativeObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeObject>(info) {
+  TagInstance<NativeObject>(info);
   Napi::Env env = info.Env();
   Napi::Object opts = (info.Length() > 1 && info[1].IsObject()) ? info[1].As<Napi::Object>() : Napi::Object::New(env);
   std::string objectName = OptString(opts, "objectName");
@@ -104,7 +105,7 @@ void NativeObject::MapDataSections(Napi::Env env) {
     bool frozen = bpf_map__map_flags(map) & BPF_F_RDONLY_PROG;
     int prot = frozen ? PROT_READ : PROT_READ | PROT_WRITE;
     void* addr = mmap(nullptr, size, prot, MAP_SHARED, bpf_map__fd(map), 0);
-    if (addr == MAP_FAILED) ThrowErrno(env, std::string("mmap of map ") + bpf_map__name(map), errno);
+    if (addr == MAP_FAILED) ThrowErrno(env, std::string("mmap of map ") + Str(env, bpf_map__name(map)).Utf8Value(), errno);
     mmaps_[i] = Mapping{addr, size, !frozen};
   }
 }
@@ -128,7 +129,7 @@ Napi::Value NativeObject::Maps(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < maps_.size(); i++) {
     bpf_map* m = maps_[i];
     Napi::Object d = Napi::Object::New(env);
-    d.Set("name", bpf_map__name(m));
+    d.Set("name", Str(env, bpf_map__name(m)));
     d.Set("type", static_cast<uint32_t>(bpf_map__type(m)));
     d.Set("keySize", bpf_map__key_size(m));
     d.Set("valueSize", bpf_map__value_size(m));
@@ -148,8 +149,8 @@ Napi::Value NativeObject::Programs(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < progs_.size(); i++) {
     bpf_program* p = progs_[i];
     Napi::Object d = Napi::Object::New(env);
-    d.Set("name", bpf_program__name(p));
-    d.Set("section", bpf_program__section_name(p));
+    d.Set("name", Str(env, bpf_program__name(p)));
+    d.Set("section", Str(env, bpf_program__section_name(p)));
     d.Set("type", static_cast<uint32_t>(bpf_program__type(p)));
     d.Set("expectedAttachType", static_cast<uint32_t>(bpf_program__expected_attach_type(p)));
     d.Set("autoload", bpf_program__autoload(p));
@@ -162,31 +163,31 @@ Napi::Function InitObject(Napi::Env env) {
   return NativeObject::DefineClass(
       env, "NativeObject",
       {
-          NativeObject::InstanceMethod<&NativeObject::Close>("close"),
-          NativeObject::InstanceMethod<&NativeObject::Load>("load"),
-          NativeObject::InstanceMethod<&NativeObject::Maps>("maps"),
-          NativeObject::InstanceMethod<&NativeObject::Programs>("programs"),
-          NativeObject::InstanceMethod<&NativeObject::MapReuseFd>("mapReuseFd"),
-          NativeObject::InstanceMethod<&NativeObject::MapSetMaxEntries>("mapSetMaxEntries"),
-          NativeObject::InstanceMethod<&NativeObject::MapSetValueSize>("mapSetValueSize"),
-          NativeObject::InstanceMethod<&NativeObject::MapFd>("mapFd"),
-          NativeObject::InstanceMethod<&NativeObject::MapLookup>("mapLookup"),
-          NativeObject::InstanceMethod<&NativeObject::MapLookupInto>("mapLookupInto"),
-          NativeObject::InstanceMethod<&NativeObject::MapUpdate>("mapUpdate"),
-          NativeObject::InstanceMethod<&NativeObject::MapDelete>("mapDelete"),
-          NativeObject::InstanceMethod<&NativeObject::MapNextKey>("mapNextKey"),
-          NativeObject::InstanceMethod<&NativeObject::MapReadData>("mapReadData"),
-          NativeObject::InstanceMethod<&NativeObject::MapWriteData>("mapWriteData"),
-          NativeObject::InstanceMethod<&NativeObject::ProgSetAutoload>("progSetAutoload"),
-          NativeObject::InstanceMethod<&NativeObject::ProgFd>("progFd"),
-          NativeObject::InstanceMethod<&NativeObject::ProgTestRun>("progTestRun"),
-          NativeObject::InstanceMethod<&NativeObject::ProgAttach>("progAttach"),
-          NativeObject::InstanceMethod<&NativeObject::ProgAttachTracepoint>("progAttachTracepoint"),
-          NativeObject::InstanceMethod<&NativeObject::ProgAttachRawTracepoint>("progAttachRawTracepoint"),
-          NativeObject::InstanceMethod<&NativeObject::ProgAttachPerfEvent>("progAttachPerfEvent"),
-          NativeObject::InstanceMethod<&NativeObject::ProgRunOnCpus>("progRunOnCpus"),
-          NativeObject::InstanceMethod<&NativeObject::BtfDatasec>("btfDatasec"),
-          NativeObject::InstanceMethod<&NativeObject::BtfType>("btfType"),
+          Method<NativeObject, &NativeObject::Close>("close"),
+          Method<NativeObject, &NativeObject::Load>("load"),
+          Method<NativeObject, &NativeObject::Maps>("maps"),
+          Method<NativeObject, &NativeObject::Programs>("programs"),
+          Method<NativeObject, &NativeObject::MapReuseFd>("mapReuseFd"),
+          Method<NativeObject, &NativeObject::MapSetMaxEntries>("mapSetMaxEntries"),
+          Method<NativeObject, &NativeObject::MapSetValueSize>("mapSetValueSize"),
+          Method<NativeObject, &NativeObject::MapFd>("mapFd"),
+          Method<NativeObject, &NativeObject::MapLookup>("mapLookup"),
+          Method<NativeObject, &NativeObject::MapLookupInto>("mapLookupInto"),
+          Method<NativeObject, &NativeObject::MapUpdate>("mapUpdate"),
+          Method<NativeObject, &NativeObject::MapDelete>("mapDelete"),
+          Method<NativeObject, &NativeObject::MapNextKey>("mapNextKey"),
+          Method<NativeObject, &NativeObject::MapReadData>("mapReadData"),
+          Method<NativeObject, &NativeObject::MapWriteData>("mapWriteData"),
+          Method<NativeObject, &NativeObject::ProgSetAutoload>("progSetAutoload"),
+          Method<NativeObject, &NativeObject::ProgFd>("progFd"),
+          Method<NativeObject, &NativeObject::ProgTestRun>("progTestRun"),
+          Method<NativeObject, &NativeObject::ProgAttach>("progAttach"),
+          Method<NativeObject, &NativeObject::ProgAttachTracepoint>("progAttachTracepoint"),
+          Method<NativeObject, &NativeObject::ProgAttachRawTracepoint>("progAttachRawTracepoint"),
+          Method<NativeObject, &NativeObject::ProgAttachPerfEvent>("progAttachPerfEvent"),
+          Method<NativeObject, &NativeObject::ProgRunOnCpus>("progRunOnCpus"),
+          Method<NativeObject, &NativeObject::BtfDatasec>("btfDatasec"),
+          Method<NativeObject, &NativeObject::BtfType>("btfType"),
       });
 }
 

@@ -1,6 +1,9 @@
 // Program setters before load, test runs and attachment after load.
 #include "common.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 
 namespace nbpf {
@@ -83,10 +86,23 @@ Napi::Value NativeObject::ProgAttachRawTracepoint(const Napi::CallbackInfo& info
                      "bpf_program__attach_raw_tracepoint");
 }
 
+// progAttachPerfEvent(index, perfEvent: NativeFd). The link owns a duplicate of the
+// event's fd (libbpf closes it on destroy), so the handle and the link close independently.
 Napi::Value NativeObject::ProgAttachPerfEvent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   bpf_program* p = ProgAt(info, 0);
-  return LinkOrThrow(info.Env(), bpf_program__attach_perf_event(p, ArgI32(info, 1, "perfFd")),
-                     "bpf_program__attach_perf_event");
+  if (info.Length() < 2) ThrowType(env, "missing argument: perfEvent");
+  int fd = UnwrapTagged<NativeFd>(env, info[1], "perfEvent")->Get();
+  if (fd < 0) ThrowErrno(env, "bpf_program__attach_perf_event (the perf event is closed)", EBADF);
+  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) ThrowErrno(env, "fcntl(F_DUPFD_CLOEXEC) of the perf event", errno);
+  bpf_link* link = bpf_program__attach_perf_event(p, dup);
+  if (!link) {
+    int err = errno;
+    close(dup);
+    ThrowErrno(env, "bpf_program__attach_perf_event", err);
+  }
+  return WrapLink(env, link);
 }
 
 }  // namespace nbpf

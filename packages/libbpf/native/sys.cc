@@ -45,26 +45,101 @@ static Napi::Value PerfEventOpen(const Napi::CallbackInfo& info) {
   int cpu = ArgI32(info, 2, "cpu");
   long fd = syscall(__NR_perf_event_open, &attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
   if (fd < 0) ThrowErrno(env, "perf_event_open", errno);
-  return Napi::Number::New(env, static_cast<double>(fd));
+  return WrapFd(env, static_cast<int>(fd));
 }
 
-// dupFd(fd) -> a new close-on-exec descriptor for the same open file
+// dupFd(fd) -> NativeFd owning a new close-on-exec descriptor for the same open file
 static Napi::Value DupFd(const Napi::CallbackInfo& info) {
   int fd = fcntl(ArgI32(info, 0, "fd"), F_DUPFD_CLOEXEC, 0);
   if (fd < 0) ThrowErrno(info.Env(), "fcntl(F_DUPFD_CLOEXEC)", errno);
-  return Napi::Number::New(info.Env(), fd);
+  return WrapFd(info.Env(), fd);
 }
 
-// closeFd(fd)
-static Napi::Value CloseFd(const Napi::CallbackInfo& info) {
-  if (close(ArgI32(info, 0, "fd"))) ThrowErrno(info.Env(), "close", errno);
+// ---- owned fds ----------------------------------------------------------------------
+
+NativeFd::NativeFd(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeFd>(info) {
+  TagInstance<NativeFd>(info);
+  AddonData* data = GetData(info.Env());
+  if (data->pendingFd < 0) ThrowType(info.Env(), "NativeFd is created by perfEventOpen and dupFd only");
+  fd_ = data->pendingFd;
+  data->pendingFd = -1;
+  data->liveFds.insert(this);
+}
+
+NativeFd::~NativeFd() { Release(); }
+
+void NativeFd::Release() {
+  if (fd_ < 0) return;
+  close(fd_);
+  fd_ = -1;
+  GetData(Env())->liveFds.erase(this);
+}
+
+Napi::Value NativeFd::Close(const Napi::CallbackInfo& info) {
+  Release();
   return info.Env().Undefined();
+}
+
+Napi::Value NativeFd::FdNumber(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+
+Napi::Object WrapFd(Napi::Env env, int fd) {
+  AddonData* data = GetData(env);
+  data->pendingFd = fd;
+  try {
+    return data->fdCtor.New({});
+  } catch (...) {
+    if (data->pendingFd >= 0) close(data->pendingFd);
+    data->pendingFd = -1;
+    throw;
+  }
+}
+
+Napi::Function InitFd(Napi::Env env) {
+  Napi::Function ctor = NativeFd::DefineClass(env, "NativeFd",
+                                              {Method<NativeFd, &NativeFd::Close>("close"),
+                                               Method<NativeFd, &NativeFd::FdNumber>("fd")});
+  GetData(env)->fdCtor = Napi::Persistent(ctor);
+  return ctor;
+}
+
+// ---- writes at environment teardown --------------------------------------------------
+// A setting changed for a while (kernel.timer_migration) must be put back even when the
+// environment ends without running JS again (Worker.terminate()). TS registers the file
+// and the bytes that restore it; the cleanup hook writes them; TS cancels when it restored
+// the setting itself.
+
+// writeAtTeardown(path, bytes: string) -> id
+static Napi::Value WriteAtTeardown(const Napi::CallbackInfo& info) {
+  AddonData* data = GetData(info.Env());
+  std::string path = ArgString(info, 0, "path");
+  std::string bytes = ArgString(info, 1, "bytes");
+  uint32_t id = data->nextTeardownWrite++;
+  data->teardownWrites[id] = {std::move(path), std::move(bytes)};
+  return Napi::Number::New(info.Env(), id);
+}
+
+// cancelWriteAtTeardown(id) -> whether it was still registered
+static Napi::Value CancelWriteAtTeardown(const Napi::CallbackInfo& info) {
+  bool had = GetData(info.Env())->teardownWrites.erase(ArgU32(info, 0, "id")) > 0;
+  return Napi::Boolean::New(info.Env(), had);
+}
+
+void RunTeardownWrites(AddonData* data) {
+  for (auto& [id, w] : data->teardownWrites) {
+    int fd = open(w.first.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) continue;  // nobody to tell: the next start recovers from its state file
+    ssize_t n = write(fd, w.second.data(), w.second.size());
+    (void)n;
+    close(fd);
+  }
+  data->teardownWrites.clear();
 }
 
 void InitSys(Napi::Env env, Napi::Object exports) {
   exports.Set("perfEventOpen", Napi::Function::New(env, PerfEventOpen));
   exports.Set("dupFd", Napi::Function::New(env, DupFd));
-  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("writeAtTeardown", Napi::Function::New(env, WriteAtTeardown));
+  exports.Set("cancelWriteAtTeardown", Napi::Function::New(env, CancelWriteAtTeardown));
 }
 
 }  // namespace nbpf

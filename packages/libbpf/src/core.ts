@@ -3,9 +3,10 @@
 import { ClosedError } from './errors';
 import type { NativeObjectHandle } from './native';
 
-/** Anything an object closes when it closes. */
+/** Anything an object closes when it closes; `closeAsync` when closing waits on the kernel. */
 export interface Closeable {
   close(): void;
+  closeAsync?(): Promise<void>;
 }
 
 /** @internal */
@@ -38,5 +39,28 @@ export class ObjectCore {
     this.children.clear();
     this.state = 'closed';
     this.handle.close();
+  }
+
+  /**
+   * As `close()`, with the children that can close off the JS thread (links) closed so, all
+   * at once; the object itself closes when they are done. Unusable from the first call.
+   */
+  async closeAsync(): Promise<void> {
+    if (this.state === 'closed') return;
+    const children = [...this.children];
+    this.children.clear();
+    this.state = 'closed';
+    const waits = children.map((c) => {
+      try {
+        return c.closeAsync ? c.closeAsync().catch(() => undefined) : (c.close(), undefined);
+      } catch {
+        return undefined; // best effort, as in close()
+      }
+    });
+    try {
+      await Promise.all(waits);
+    } finally {
+      this.handle.close();
+    }
   }
 }

@@ -13,6 +13,28 @@ errnoNames.set(osConstants.errno.EOPNOTSUPP, 'EOPNOTSUPP');
 const LIBBPF_ERRNOS = ['LIBELF', 'FORMAT', 'KVERSION', 'ENDIAN', 'INTERNAL', 'RELOC', 'LOAD',
   'VERIFY', 'PROG2BIG', 'KVER', 'PROGTYPE', 'WRNGPID', 'INVSEQ', 'NLPARSE'];
 const LIBBPF_ERRNO_START = 4000;
+// What each of them means, for the message (strerror says only "Unknown error 4001").
+const LIBBPF_ERRNO_TEXT = ['libelf could not read the ELF file', 'the ELF object is not a valid BPF object',
+  'the object\'s kernel version section is missing or invalid', 'the object\'s byte order does not match this machine',
+  'internal libbpf error', 'a relocation in the object is invalid', 'the kernel refused to load a program',
+  'the verifier rejected a program', 'a program is too big for the kernel', 'the kernel version does not match',
+  'the kernel does not support a program type', 'a netlink reply came from the wrong pid',
+  'a netlink reply is out of sequence', 'a netlink reply could not be parsed'];
+
+/** What a libbpf error code (4000..4013) means, or undefined for other numbers. */
+export function libbpfErrnoText(errno: number): string | undefined {
+  return LIBBPF_ERRNO_TEXT[errno - LIBBPF_ERRNO_START];
+}
+
+/**
+ * The message of an error the addon raised (`op: strerror`), with strerror's "Unknown
+ * error N" for libbpf's own codes replaced by what the code means.
+ * @internal
+ */
+export function nativeErrorMessage(errno: number, message: string): string {
+  const text = libbpfErrnoText(errno);
+  return text ? message.replace(`Unknown error ${errno}`, text) : message;
+}
 
 /** Symbolic name of a positive errno (`EPERM`, `LIBBPF_ERRNO__FORMAT`, ...), or `E<n>` when unknown. */
 export function errnoName(errno: number): string {
@@ -75,7 +97,7 @@ export class BpfError extends Error {
    */
   constructor(op: string, errno: number, message?: string, options?: { cause?: unknown; hint?: string | null }) {
     const hint = options?.hint === undefined ? hintFor(op, errno) : options.hint ?? undefined;
-    const base = message ?? `${op} failed: ${errnoName(errno)}`;
+    const base = nativeErrorMessage(errno, message ?? `${op} failed: ${libbpfErrnoText(errno) ?? errnoName(errno)}`);
     super(hint ? `${base} (${errnoName(errno)}). Hint: ${hint}` : `${base} (${errnoName(errno)})`,
       options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BpfError';

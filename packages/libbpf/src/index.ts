@@ -26,7 +26,7 @@ export { possibleCpus, onlineCpus, allowedCpus, numPossibleCpus, parseCpuList, f
 export { setLogger, defaultLogger, type Logger, type LogLevel } from './log';
 export { MapType, ProgramType, UpdateFlags, mapTypeName, programTypeName } from './constants';
 export { ensureTracefs, tracefsMounted } from './tracefs';
-export { perfEventOpen, dupFd, closeFd, PerfType, type PerfEventAttr, type PerfEventOpenOptions } from './sys';
+export { perfEventOpen, dupFd, writeAtExit, FdHandle, PerfEvent, PerfType, type PerfEventAttr, type PerfEventOpenOptions } from './sys';
 export { checkOptions, optionNames } from './options';
 
 // BTF read in TypeScript, codecs built from it, and the skeleton generator (bpf-skel).

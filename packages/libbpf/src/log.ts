@@ -33,14 +33,28 @@ export function setLogger(logger: Logger | null): Logger {
  * returns their texts, for callers that parse them (verifier logs).
  */
 export function flushLog(override?: Logger): string[] {
+  return flushLogEntries(override).map((e) => e.text);
+}
+
+/**
+ * As `flushLog`, with each message's level: callers that explain a failure take libbpf's
+ * warnings (its reasons) and leave the debug chatter. A logger that throws does not stop
+ * the routing, nor replace the error being explained.
+ * @internal
+ */
+export function flushLogEntries(override?: Logger): Array<{ level: LogLevel; text: string }> {
   const raw = native().drainLog();
-  const texts: string[] = [];
+  const entries: Array<{ level: LogLevel; text: string }> = [];
   const sink = override ?? current;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const level = LEVELS[raw[i] as number] ?? 'debug';
     const text = raw[i + 1] as string;
-    texts.push(text);
-    sink(level, text);
+    entries.push({ level, text });
+    try {
+      sink(level, text);
+    } catch {
+      // the user's logger failed; the message is still returned to the caller
+    }
   }
-  return texts;
+  return entries;
 }

@@ -62,6 +62,15 @@ export interface NativeTestRun {
 
 export interface NativeLinkHandle {
   destroy(): void;
+  /** Detaches on the thread pool; the handle is dead at once. */
+  destroyAsync(): Promise<void>;
+  fd(): number;
+}
+
+/** An fd the addon owns (perf_event_open, dupFd); closed once, by close(), GC or env cleanup. */
+export interface NativeFdHandle {
+  close(): void;
+  /** The number, or -1 once closed. */
   fd(): number;
 }
 
@@ -88,7 +97,7 @@ export interface NativeObjectHandle {
   progAttach(prog: number): NativeLinkHandle;
   progAttachTracepoint(prog: number, category: string, name: string): NativeLinkHandle;
   progAttachRawTracepoint(prog: number, name: string): NativeLinkHandle;
-  progAttachPerfEvent(prog: number, perfFd: number): NativeLinkHandle;
+  progAttachPerfEvent(prog: number, perfEvent: NativeFdHandle): NativeLinkHandle;
   progRunOnCpus(prog: number, cpus: number[], ctxIn: Buffer | null, ctxOutBytes: number): Promise<NativeCpuRun[]>;
   btfDatasec(section: string): NativeDatasecVar[] | undefined;
   btfType(id: number): NativeBtfType;
@@ -138,9 +147,11 @@ export interface NativeAddon {
   probeMapType(type: number): number;
   currentCpu(): number;
   threadAffinity(): number[];
-  perfEventOpen(attr: object, pid: number, cpu: number): number;
-  dupFd(fd: number): number;
-  closeFd(fd: number): void;
+  perfEventOpen(attr: object, pid: number, cpu: number): NativeFdHandle;
+  dupFd(fd: number): NativeFdHandle;
+  /** Writes `bytes` to `path` when this environment is torn down, unless cancelled first. */
+  writeAtTeardown(path: string, bytes: string): number;
+  cancelWriteAtTeardown(id: number): boolean;
 }
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');

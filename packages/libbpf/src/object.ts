@@ -4,10 +4,10 @@ import * as path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { MAP_TYPE_MIN_KERNEL, mapTypeName, PROGRAM_TYPE_MIN_KERNEL, programTypeName } from './constants';
 import { ObjectCore } from './core';
-import { BpfArgumentError, BpfError, extractVerifierLogs, UnsupportedFeatureError, VerifierError } from './errors';
+import { BpfArgumentError, BpfError, extractVerifierLogs, hintFor, libbpfErrnoText, UnsupportedFeatureError, VerifierError } from './errors';
 import { describeGlobals, GlobalSection, locateGlobals, type GlobalVar, type SectionAccess } from './globals';
 import type { BpfLink } from './link';
-import { flushLog } from './log';
+import { flushLog, flushLogEntries } from './log';
 import { BpfMap, OpenMap } from './map';
 import { native, type NativeMapInfo, type NativeProgramInfo } from './native';
 import { checkOptions, optionNames } from './options';
@@ -110,18 +110,17 @@ export class OpenBpfObject extends Phase {
       throw new BpfArgumentError('pathOrBuffer', 'expected a file path or a Buffer holding an ELF object');
     }
     checkOptions('BpfObject.open', options, OPEN_OPTION_NAMES);
-    if (typeof source === 'string' && !fs.existsSync(source)) {
-      throw new BpfError('bpf_object__open', osConstants.errno.ENOENT, `no BPF object file at ${path.resolve(source)}`);
-    }
+    if (typeof source === 'string') checkRegularFile('pathOrBuffer', source, 'BPF object file');
     const opts = validateOpenOptions(options);
     const name = opts.objectName ?? (typeof source === 'string' ? path.basename(source).split('.')[0] : 'object');
     let handle;
     try {
       const Native = native().NativeObject;
       handle = new Native(source, { objectName: opts.objectName, btfCustomPath: opts.btfCustomPath, kernelLogLevel: opts.logLevel ?? 0 });
-    } finally {
-      flushLog();
+    } catch (e) {
+      throw explainOpenFailure(e, flushLogEntries(), typeof source === 'string' ? path.resolve(source) : `from a Buffer of ${source.length} bytes`);
     }
+    flushLog();
     return new OpenBpfObject(new ObjectCore(handle, name));
   }
 
@@ -208,12 +207,79 @@ function validateOpenOptions(o: OpenOptions): OpenOptions {
   }
   if (o.btfCustomPath !== undefined) {
     if (typeof o.btfCustomPath !== 'string') throw new BpfArgumentError('btfCustomPath', 'expected a path');
-    if (!fs.existsSync(o.btfCustomPath)) throw new BpfError('bpf_object__open', osConstants.errno.ENOENT, `no BTF file at ${o.btfCustomPath}`);
+    checkRegularFile('btfCustomPath', o.btfCustomPath, 'BTF file');
   }
   if (o.logLevel !== undefined && (!Number.isInteger(o.logLevel) || o.logLevel < 0 || o.logLevel > 7)) {
     throw new BpfArgumentError('logLevel', 'expected 0, 1, 2 or 4 (or their sum)');
   }
   return o;
+}
+
+/** What a non-regular file is, for the message. */
+function fileKind(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+/**
+ * Refuses a path libbpf must not be given: a missing file (BpfError ENOENT), or anything
+ * but a regular file (BpfArgumentError): libbpf would block forever reading a FIFO, and
+ * fail with unhelpful errnos on directories and devices. Symlinks are followed.
+ */
+function checkRegularFile(argument: string, file: string, what: string): void {
+  const abs = path.resolve(file);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new BpfError('bpf_object__open', osConstants.errno.ENOENT, `no ${what} at ${abs}`);
+    const errno = osConstants.errno[code as keyof typeof osConstants.errno] ?? osConstants.errno.EIO;
+    throw new BpfError('bpf_object__open', errno, `cannot read the ${what} ${abs}: ${(e as Error).message}`, { cause: e, hint: null });
+  }
+  if (!st.isFile()) throw new BpfArgumentError(argument, `${abs} is ${fileKind(st)}, not a ${what} (a regular file is needed)`);
+}
+
+// The errnos libbpf's open returns for a malformed object, whose strerror text would
+// mislead (ENOENT reads "No such file or directory" for a file that is there).
+const MALFORMED_OPEN_ERRNOS = new Set<number>([osConstants.errno.ENOENT, osConstants.errno.EINVAL, osConstants.errno.EOPNOTSUPP,
+  osConstants.errno.E2BIG, osConstants.errno.ENOTSUP, 4000, 4001, 4002, 4003, 4005]);
+
+/**
+ * A failure that reached TS without a type (a plain Error from node-addon-api, such as
+ * "Error in native callback", or a non-Error) as a BpfError saying what was being done;
+ * TypeErrors (bad arguments) and typed errors pass through.
+ * @internal
+ */
+export function untypedNativeError(e: unknown, op: string, doing: string): Error {
+  if (e instanceof Error && e.constructor !== Error) return e;
+  const text = e instanceof Error ? e.message : String(e);
+  return new BpfError(op, osConstants.errno.EINVAL, `${doing}: the native layer failed without an errno (${text})`, { cause: e, hint: null });
+}
+
+/**
+ * A failed open as a BpfError naming the object and libbpf's reason (its last warnings),
+ * with a hint to rebuild it when the object is malformed.
+ * @internal
+ */
+export function explainOpenFailure(e: unknown, log: Array<{ level: string; text: string }>, what: string): Error {
+  if (!(e instanceof BpfError)) return untypedNativeError(e, 'bpf_object__open', `cannot open the BPF object ${what}`);
+  const warnings = log.filter((m) => m.level === 'warn').map((m) => m.text.trim().replace(/^libbpf: /, '')).filter((t) => t !== '');
+  const detail = warnings.slice(-2).join('; ');
+  const reason = libbpfErrnoText(e.errno) ?? /^[^:]+: ([^(]+?)(?: \(E|$)/.exec(e.message)?.[1]?.trim() ?? e.code;
+  const malformed = MALFORMED_OPEN_ERRNOS.has(e.errno);
+  const missing = e.errno === osConstants.errno.ENOENT ? 'something it refers to (a section, symbol or BTF type) is missing' : reason;
+  const message = malformed
+    ? `cannot open the BPF object ${what}: it is malformed (${detail || missing})`
+    : `cannot open the BPF object ${what}: ${reason}${detail ? ` (${detail})` : ''}`;
+  return new BpfError('bpf_object__open', e.errno, message, {
+    cause: e,
+    hint: malformed && hintFor('bpf_object__open', e.errno) === undefined ? 'rebuild it with clang -target bpf -g (a truncated or corrupted file, or one from an incompatible toolchain, cannot be read)' : undefined,
+  });
 }
 
 /**
@@ -250,7 +316,7 @@ const MISSING_FEATURE_ERRNOS = new Set<number>([osConstants.errno.EINVAL, osCons
  */
 export function explainLoadFailure(e: unknown, messages: string[], maps: NativeMapInfo[], progs: NativeProgramInfo[],
   probe: FeatureProbe = kernelProbe): Error {
-  if (!(e instanceof BpfError)) return e as Error;
+  if (!(e instanceof BpfError)) return untypedNativeError(e, 'bpf_object__load', 'loading the object failed');
   const logs = extractVerifierLogs(messages);
   if (logs.length > 0) return new VerifierError(logs[0].program, e.errno, logs[0].log);
   if (MISSING_FEATURE_ERRNOS.has(e.errno)) {
@@ -349,8 +415,25 @@ export class BpfObject extends Phase {
     this.core.close();
   }
 
+  /**
+   * As `close()`, with the links detached on the libuv pool, all at once, instead of one
+   * after another on the JS thread (a tracepoint detach waits tens of ms for RCU); resolves
+   * once maps and programs are released too. The object is unusable from the call on.
+   * Idempotent. Minimum kernel: as the object.
+   *
+   * @example
+   * await Promise.all(objects.map((o) => o.closeAsync()));
+   */
+  closeAsync(): Promise<void> {
+    return this.core.closeAsync();
+  }
+
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closeAsync();
   }
 }
 

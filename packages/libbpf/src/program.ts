@@ -8,6 +8,7 @@ import type { NativeLinkHandle, NativeProgramInfo } from './native';
 import { checkOptions, optionNames } from './options';
 import { possibleCpus } from './cpu';
 import { ensureTracefs } from './tracefs';
+import { PerfEvent } from './sys';
 
 /** BPF_F_TEST_RUN_ON_CPU (kernel 5.10). */
 const TEST_RUN_ON_CPU = 1;
@@ -118,10 +119,14 @@ export class BpfProgram extends ProgramBase {
     return this.#link(`attach raw tracepoint ${name}`, (h) => h.progAttachRawTracepoint(this.index, name), `raw_tp/${name}`);
   }
 
-  /** Attaches to a perf event fd from `perfEventOpen`; the link takes the fd over: destroying the link closes it. */
-  attachPerfEvent(perfFd: number): BpfLink {
-    if (!Number.isInteger(perfFd) || perfFd < 0) throw new BpfArgumentError('perfFd', `expected an fd, got ${String(perfFd)}`);
-    return this.#link(`attach perf event`, (h) => h.progAttachPerfEvent(this.index, perfFd), `perf_event/fd${perfFd}`);
+  /**
+   * Attaches to a perf event from `perfEventOpen` (kernel 4.9). The link keeps its own
+   * reference to the event: close the PerfEvent and the link in any order.
+   */
+  attachPerfEvent(event: PerfEvent): BpfLink {
+    if (!(event instanceof PerfEvent)) throw new BpfArgumentError('event', `expected a PerfEvent from perfEventOpen, got ${describeValue(event)}`);
+    const ev = event.nativeHandle();
+    return this.#link(`attach perf event`, (h) => h.progAttachPerfEvent(this.index, ev), `perf_event/cpu${event.cpu}`);
   }
 
   /** Runs the program once in the kernel with BPF_PROG_TEST_RUN (kernel >= 4.12; syscall programs 5.14). */
@@ -193,6 +198,12 @@ function withTargetHint(e: unknown, op: string, target: string): unknown {
   const hint = hintFor(`${e.op} ${target}`, e.errno);
   if (!hint) return e;
   return new BpfError(e.op, e.errno, `${op} failed`, { cause: e, hint });
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'number') return `the number ${v} (fd numbers are not accepted: pass the PerfEvent itself)`;
+  if (v === null || typeof v !== 'object') return String(v);
+  return `an instance of ${(v as object).constructor?.name ?? 'Object'}`;
 }
 
 function checkName(what: string, v: unknown): void {

@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BpfObject, closeFd } from '@bpf-sync-timer/libbpf';
+import { BpfObject } from '@bpf-sync-timer/libbpf';
 import type { SyncTimer } from '../../src/index';
 
 /** Kernel tests need real BPF: they fail (never skip) without root. */
@@ -53,12 +53,12 @@ export function rodataConsumer(timer: SyncTimer, id = timer.assignId()): Consume
 
 /** Seed 001: duplicateMapFd() reused before load, the id written to .bss after load. */
 export function bssConsumer(timer: SyncTimer, id = timer.assignId()): Consumer {
-  const fd = timer.duplicateMapFd();
+  const dup = timer.duplicateMapFd();
   const open = BpfObject.open(fixture('seed_consumer_bss'));
   try {
-    open.map('sync_timer_bitmap').reuseFd(fd);
+    open.map('sync_timer_bitmap').reuseFd(dup.fd);
   } finally {
-    closeFd(fd);
+    dup.close();
   }
   const object = open.load();
   object.bss.set('my_sync_timer_id', BigInt(id));

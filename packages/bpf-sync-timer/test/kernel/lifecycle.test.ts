@@ -2,7 +2,8 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SyncTimer, SyncTimerError } from '../../src/index';
-import { assertWithin, fdCount, rodataConsumer, requireRoot, sleep, window } from './helpers';
+import { BpfObject } from '@bpf-sync-timer/libbpf';
+import { assertWithin, fdCount, fixture, rodataConsumer, requireRoot, sleep, window } from './helpers';
 
 const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
 
@@ -63,5 +64,25 @@ describe('timer lifecycle', () => {
     const before = fdCount();
     await assert.rejects(SyncTimer.start(1_000_000, { cpus: [4095] }), (e: unknown) => e instanceof SyncTimerError && e.code === 'NO_CPUS');
     assert.equal(fdCount(), before);
+  });
+});
+
+describe('closeAsync', () => {
+  it('stops the ticks at once, detaches 4 subscribers off the JS thread, gives their ids back, leaks no fd', async () => {
+    requireRoot();
+    const fds = fdCount();
+    const timer = await SyncTimer.start(1_000_000);
+    const subs = Array.from({ length: 4 }, () => timer.subscribe(BpfObject.open(fixture('subscribe_bss'))));
+    let turns = 0;
+    const spin = setInterval(() => turns++, 0);
+    const closing = timer.closeAsync();
+    assert.equal(timer.open, false, 'closed for use at once');
+    const turnsAtCall = turns;
+    await closing;
+    clearInterval(spin);
+    assert.ok(turns > turnsAtCall, `the event loop ran while the links detached (${turns - turnsAtCall} turns)`);
+    assert.deepEqual(subs.map((s) => [s.open, s.links.every((l) => !l.attached)]), Array(4).fill([false, true]));
+    await timer.closeAsync(); // idempotent
+    assert.equal(fdCount(), fds);
   });
 });

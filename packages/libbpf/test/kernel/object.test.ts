@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { BpfArgumentError, BpfObject, ClosedError, MapType, ProgramType, dupFd, closeFd } from '../../src/index';
+import { BpfArgumentError, BpfObject, ClosedError, MapType, ProgramType, dupFd } from '../../src/index';
 import { args, countFds, fdIsOpen, fixture, readArgs, requireRoot } from './helpers';
 
 requireRoot();
@@ -39,8 +39,8 @@ describe('two objects sharing one map through reuseFd', () => {
     using first = BpfObject.open(fixture('basic')).load();
     const mine = dupFd(first.map('shared').fd);
     const open = BpfObject.open(fixture('second'));
-    open.map('shared').reuseFd(mine);
-    closeFd(mine);
+    open.map('shared').reuseFd(mine.fd);
+    mine.close();
     using second = open.load();
     first.map('shared').update(0, 9n);
     assert.equal(readArgs(second.program('read_shared').testRun({ ctxIn: args(0n) }).ctxOut)[1], 9n);
@@ -63,8 +63,9 @@ describe('reuseFd arguments', () => {
   it('refuses a closed fd with EBADF', () => {
     using first = BpfObject.open(fixture('basic')).load();
     using open = BpfObject.open(fixture('second'));
-    const fd = dupFd(first.map('shared').fd);
-    closeFd(fd); // nothing opens an fd between this and the call below
+    const dup = dupFd(first.map('shared').fd);
+    const fd = dup.fd;
+    dup.close(); // nothing opens an fd between this and the call below
     assert.throws(() => open.map('shared').reuseFd(fd), { name: 'BpfError', code: 'EBADF', op: 'bpf_map__reuse_fd' });
   });
 });

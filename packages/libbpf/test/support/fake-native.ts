@@ -254,7 +254,8 @@ export function installFakeNative(options: FakeNativeOptions = {}): FakeNative {
     threadAffinity: unscripted('threadAffinity'),
     perfEventOpen: unscripted('perfEventOpen'),
     dupFd: unscripted('dupFd'),
-    closeFd: unscripted('closeFd'),
+    writeAtTeardown: unscripted('writeAtTeardown'),
+    cancelWriteAtTeardown: unscripted('cancelWriteAtTeardown'),
   };
   setNativeForTesting(addon);
   return {

@@ -16,7 +16,7 @@ import { BpfObject } from '../../src/object';
 import { PerfBuffer } from '../../src/perf-buffer';
 import { checkCpuRuns, runOnCpus, type BpfProgram } from '../../src/program';
 import { RingBuffer } from '../../src/ring-buffer';
-import { closeFd, dupFd, perfEventOpen } from '../../src/sys';
+import { dupFd, perfEventOpen, writeAtExit } from '../../src/sys';
 import { installFakeNative, type FakeObjectSpec } from '../support/fake-native';
 
 // open() only checks that the file exists; the fake reads nothing from it.
@@ -192,7 +192,7 @@ describe('other entry points', () => {
     assert.throws(() => perfEventOpen(null as unknown as { type: number; config: number }), argError('attr'));
     assert.throws(() => perfEventOpen({ type: 1, config: 0 }, { cpu: 0.5 }), argError('pid/cpu'));
     assert.throws(() => dupFd(-1), argError('fd'));
-    assert.throws(() => closeFd(1.5), argError('fd'));
+    assert.throws(() => writeAtExit('', '1'), argError('path'));
     assert.deepEqual(fake.calls, []);
   });
   it('checkCpuRuns passes clean results through and raises the first failure', () => {

@@ -7,8 +7,11 @@
 //      - draining: the consumer fills the ring, then one consume of the backlog is timed
 //        (the consumers' cost per record, without producer or wake-ups);
 //   2. map lookups: BpfMap.lookup vs bpf_map_lookup_elem on ARRAY and HASH maps.
+// The Node ring consumer runs twice: with a Buffer per record (`delivery: 'records'`) and
+// with the span callback (`delivery: 'spans'`, no allocation per record).
 // Builds its BPF object and C peers into bench/out/, prints a markdown report, writes it to
-// bench/out/libbpf.md and between the bench markers of packages/libbpf/README.md.
+// bench/out/libbpf.md and between the bench markers of packages/libbpf/README.md, and the
+// run's ratios to bench/out/libbpf.json.
 // Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_NICE), two CPUs, and the library built
 // (`bash scripts/build.sh`). No assertions: it measures and reports.
 //
@@ -120,12 +123,13 @@ const loadBefore = os.loadavg()[0];
 const pinned = (cmd, args) => ['nice', ['-n', '-20', 'taskset', '-c', String(consumerCpu), cmd, ...args]];
 
 // mode: adaptive | batch (streaming for ringSeconds) or drain (opts.fills fills)
+// peer: c, node (a Buffer per record) or spans (Node, the span callback)
 function ringRun(peer, mode) {
   const amount = String(mode === 'drain' ? opts.fills : opts.ringSeconds);
   const common = [obj, bins.ring_producer, String(producerCpu), String(opts.batch), mode, amount];
   const [cmd, args] = peer === 'c'
     ? pinned(bins.ring_consumer, common)
-    : pinned(process.execPath, [path.join(nodeDir, 'ring_consumer.mjs'), libPath, ...common]);
+    : pinned(process.execPath, [path.join(nodeDir, 'ring_consumer.mjs'), libPath, ...common, peer === 'spans' ? 'spans' : 'records']);
   const r = JSON.parse(run(cmd, args, `ring ${peer} (${mode})`, (opts.ringSeconds + 60) * 1000));
   const p = r.producer;
   return {
@@ -167,7 +171,8 @@ function alternate(peers, fn, what) {
 // same whoever consumes.
 const WAKEUPS = ['adaptive', 'batch'];
 const ring = {};
-for (const mode of [...WAKEUPS, 'drain']) ring[mode] = alternate(['c', 'node'], (p) => ringRun(p, mode), `ring buffer, ${mode}`);
+const RING_PEERS = ['c', 'node', 'spans'];
+for (const mode of [...WAKEUPS, 'drain']) ring[mode] = alternate(RING_PEERS, (p) => ringRun(p, mode), `ring buffer, ${mode}`);
 
 const MAPS = ['lookup_array', 'lookup_hash'];
 const lookups = {};
@@ -206,7 +211,7 @@ lines.push('');
 const rs = {};
 for (const mode of Object.keys(ring)) {
   rs[mode] = {};
-  for (const peer of ['c', 'node']) {
+  for (const peer of RING_PEERS) {
     const runs = ring[mode][peer];
     rs[mode][peer] = {
       rate: stat(runs, (r) => r.rate, fmtRate),
@@ -218,23 +223,25 @@ for (const mode of Object.keys(ring)) {
     };
   }
 }
-const PEER_LABEL = { c: 'C: libbpf `ring_buffer`', node: 'Node: `RingBuffer` callback' };
+const PEER_LABEL = { c: 'C: libbpf `ring_buffer`', node: 'Node: `RingBuffer`, a Buffer per record', spans: 'Node: `RingBuffer`, span callback' };
 const WAKEUP_LABEL = { adaptive: 'adaptive (kernel default)', batch: `forced, one per ${opts.batch} events` };
 
 lines.push(`**Ring buffer, 64-byte events, streaming** (${opts.ringSeconds} s per run): the consumer on CPU ${consumerCpu} ` +
-  `polls (C: \`ring_buffer__poll\`; Node: libuv watching the same epoll fd); a producer process on CPU ${producerCpu} ` +
+  `polls (C: \`ring_buffer__poll\`; Node: libuv watching the ring's map fd, the records read from the mapped ring in JS); a producer process on CPU ${producerCpu} ` +
   `test-runs a raw_tp program that submits ${opts.batch} events per run into a 4 MiB ring, as fast as it can.`);
 lines.push('');
 lines.push('| Producer wake-ups | Consumer | Events delivered/s | Producer drops (ring full) | Consumer CPU busy | Consumer CPU per event | Missing or out of order |');
 lines.push('|---|---|---|---|---|---|---|');
 for (const mode of WAKEUPS) {
   const w = rs[mode];
-  for (const peer of ['c', 'node']) {
+  for (const peer of RING_PEERS) {
     const x = w[peer];
     lines.push(`| ${WAKEUP_LABEL[mode]} | ${PEER_LABEL[peer]} | ${x.rate.text} | ${x.drops.text} | ${x.busy.text} | ${x.cpuNs.text} | ${x.errors} |`);
   }
-  lines.push(`| ${WAKEUP_LABEL[mode]} | **Node / C** | **${ratio(w.node.rate.med, w.c.rate.med)}** | | | ` +
-    `**${ratio(w.c.cpuNs.med, w.node.cpuNs.med)}** (C cost / Node cost) | |`);
+  for (const peer of ['node', 'spans']) {
+    lines.push(`| ${WAKEUP_LABEL[mode]} | **Node / C**, ${peer === 'node' ? 'Buffer per record' : 'span callback'} | ` +
+      `**${ratio(w[peer].rate.med, w.c.rate.med)}** | | | **${ratio(w.c.cpuNs.med, w[peer].cpuNs.med)}** (C cost / Node cost) | |`);
+  }
 }
 lines.push('');
 
@@ -245,11 +252,11 @@ lines.push(`**Ring buffer, 64-byte events, draining a full ring** (${opts.fills}
 lines.push('');
 lines.push('| Consumer | Events consumed/s | Time per event | Missing or out of order |');
 lines.push('|---|---|---|---|');
-for (const peer of ['c', 'node']) {
-  const label = peer === 'c' ? 'C: `ring_buffer__consume`' : 'Node: `RingBuffer.consume()`, callback per record';
-  lines.push(`| ${label} | ${d[peer].rate.text} | ${d[peer].ns.text} | ${d[peer].errors} |`);
-}
-lines.push(`| **Node / C** | **${ratio(d.node.rate.med, d.c.rate.med)}** | | |`);
+const DRAIN_LABEL = { c: 'C: `ring_buffer__consume`', node: 'Node: `RingBuffer.consume()`, a Buffer per record',
+  spans: 'Node: `RingBuffer.consume()`, span callback' };
+for (const peer of RING_PEERS) lines.push(`| ${DRAIN_LABEL[peer]} | ${d[peer].rate.text} | ${d[peer].ns.text} | ${d[peer].errors} |`);
+lines.push(`| **Node / C**, Buffer per record | **${ratio(d.node.rate.med, d.c.rate.med)}** | | |`);
+lines.push(`| **Node / C**, span callback | **${ratio(d.spans.rate.med, d.c.rate.med)}** | | |`);
 lines.push('');
 
 lines.push(`**Map lookups**, u32 key → u64 value, 1024 entries, keys cycled in order (${opts.lookupSeconds} s per run, one CPU)`);
@@ -269,8 +276,8 @@ lines.push('');
 // How to read it, with what this run showed.
 const notes = [];
 const busyOf = (mode, peer) => rs[mode][peer].busy.text.split(' ')[0];
-notes.push('Fairness: both consumers load the same object and consume its `events` ring through libbpf\'s `ring_buffer` ' +
-  '(same epoll fd, default wake-ups); in streaming they start the same C producer and hand it the ring\'s fd. Both ' +
+notes.push('Fairness: the consumers load the same object and consume its `events` ring (C through libbpf\'s `ring_buffer`, ' +
+  'Node reading the same mapped pages in JS; default wake-ups); in streaming they start the same C producer and hand it the ring\'s fd. All ' +
   'read every record\'s `seq` and check that it follows the previous one; both run pinned at nice -20, peers ' +
   'alternating between runs.');
 notes.push('Adaptive wake-ups cost the producer a wake-up each time the consumer has caught up, so a consumer that keeps ' +
@@ -279,8 +286,8 @@ notes.push('Adaptive wake-ups cost the producer a wake-up each time the consumer
 for (const mode of WAKEUPS) {
   const w = rs[mode];
   const parts = [];
-  for (const peer of ['c', 'node']) {
-    const name = peer === 'c' ? 'C' : 'Node';
+  for (const peer of RING_PEERS) {
+    const name = { c: 'C', node: 'Node (Buffer per record)', spans: 'Node (span callback)' }[peer];
     if (w[peer].drops.med < 0.01) {
       parts.push(`${name} kept up with the producer (${busyOf(mode, peer)} of its CPU busy, few drops): its ` +
         'events/s is what the producer delivered, not what it could take');
@@ -292,10 +299,13 @@ for (const mode of WAKEUPS) {
 }
 notes.push('"Consumer CPU per event" in streaming includes sleeping, waking and, for C, spinning on records the producer ' +
   'has reserved but not yet submitted (the ring then polls readable); the drain table gives the bare per-record cost.');
-if (WAKEUPS.some((m) => ['c', 'node'].some((p) => rs[m][p].drops.med > 0.01 && rs[m][p].busy.med < 0.8))) {
+if (WAKEUPS.some((m) => RING_PEERS.some((p) => rs[m][p].drops.med > 0.01 && rs[m][p].busy.med < 0.8))) {
   notes.push('Drops while a consumer is not busy mean it was off its CPU for a few ms at some point (the 4 MiB ring ' +
     'holds ~6 ms of events): other load on the machine or a slow wake-up of an idle virtual CPU.');
 }
+notes.push('A Buffer per record: each wake-up\'s records are copied out of the ring together and each gets a Buffer ' +
+  'view (kept valid for as long as it is referenced); the span callback gets (bytes, offset, length) in one reused Buffer, ' +
+  'valid during the call.');
 notes.push('`lookup(number)` encodes the key into a new Buffer on each call; `lookup(Buffer)` reuses one key Buffer. ' +
   'Both return a new value Buffer, where C reads into one reused u64.');
 if (loadBefore > 1) notes.push(`Other work was running before the start (load average ${loadBefore.toFixed(2)}): expect a wide spread.`);
@@ -305,6 +315,8 @@ const block = lines.join('\n');
 process.stdout.write(`${block}\n`);
 fs.writeFileSync(path.join(outDir, 'libbpf.md'), `# @bpf-sync-timer/libbpf benchmark\n\n${block}\n`);
 log(`wrote ${path.relative(repo, path.join(outDir, 'libbpf.md'))}`);
+writeJson({ ...ringRatios() });
+log(`wrote ${path.relative(repo, path.join(outDir, 'libbpf.json'))}`);
 if (opts.readme) {
   updateReadme(block);
   log(`updated ${path.relative(repo, readmePath)}`);
@@ -325,4 +337,23 @@ function updateReadme(body) {
     // The README exists without markers: leave its text alone, add the section at the end.
     fs.writeFileSync(readmePath, `${text.replace(/\n*$/, '\n')}\n## Performance\n\n${section}\n`);
   }
+}
+
+// ---- JSON beside the tables: bench/out/libbpf.json, each value a ratio from this run ----
+
+// Node's best delivery (the span callback) against C; the Buffer-per-record figures beside.
+function ringRatios() {
+  const r = (a, b) => Number((a / b).toFixed(3));
+  return {
+    ring_drain_node_over_c: r(rs.drain.spans.rate.med, rs.drain.c.rate.med),
+    ring_stream_node_over_c: r(rs.batch.spans.rate.med, rs.batch.c.rate.med),
+    ring_drain_records_node_over_c: r(rs.drain.node.rate.med, rs.drain.c.rate.med),
+    ring_stream_records_node_over_c: r(rs.batch.node.rate.med, rs.batch.c.rate.med),
+    ring_stream_drop_share_node: Number(rs.batch.spans.drops.med.toFixed(4)),
+    ring_stream_drop_share_c: Number(rs.batch.c.drops.med.toFixed(4)),
+  };
+}
+
+function writeJson(ratios) {
+  fs.writeFileSync(path.join(outDir, 'libbpf.json'), `${JSON.stringify({ measured: date, ...ratios }, null, 2)}\n`);
 }

@@ -1,6 +1,15 @@
-// Feeds records from a libbpf ring or perf buffer into the Node event loop: uv_poll
-// watches the buffer's epoll fd, records of one wake-up are batched into one Buffer and
-// one callback (per-record JS calls would dominate the cost at high event rates).
+// Wake-ups of ring and perf buffers on the Node event loop: uv_poll watches a pollable fd
+// (a ring buffer map, or libbpf's epoll fd of a perf buffer) and tells the owner, which
+// decides what a wake-up does. Mechanism only: no records pass through here.
+//
+// Lifetime is the delicate part. libuv calls a handle's close callback in a later loop
+// turn, and a Worker's loop takes its last turn after its environment is freed and this
+// addon is unloaded: a close callback (addon code) run then jumps into unmapped memory.
+// So each poller registers an async cleanup hook, which keeps the environment (and the
+// addon) alive until the poller's handles are closed: the hook asks the owner to release
+// everything, and the last close callback removes the hook and frees the poller. The same
+// removal ends a poller stopped in the ordinary way. Nothing of the owner is touched after
+// Stop(), so the owner may be freed at any time after it.
 #pragma once
 
 #include "common.h"
@@ -13,128 +22,149 @@ namespace nbpf {
 
 class EventPoller {
  public:
-  // drain() consumes what is ready (calling Add for each record); returns <0 on error.
-  EventPoller(Napi::Env env, Napi::Function callback, std::function<int()> drain)
-      : env_(env), callback_(Napi::Persistent(callback)), drain_(std::move(drain)) {}
-  ~EventPoller() { Stop(); }
-
-  int Start(int epollFd) {
-    uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(env_, &loop);
-    poll_ = new uv_poll_t;
-    poll_->data = this;
-    int err = uv_poll_init(loop, poll_, epollFd);
-    if (!err) err = uv_poll_start(poll_, UV_READABLE, OnReadable);
-    if (err) {
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), FreeHandle);
-      poll_ = nullptr;
-      return err;
+  // Starts watching `fd` for readability. `onReady` runs on the loop's thread on each
+  // wake-up; `onTeardown` runs when the environment ends with the poller still running
+  // (it must release the owner, which calls Stop()). Returns nullptr and sets *err
+  // (a negative libuv code) on failure.
+  static EventPoller* Start(Napi::Env env, int fd, std::function<void()> onReady, std::function<void()> onTeardown, int* err) {
+    auto* self = new EventPoller(std::move(onReady), std::move(onTeardown));
+    *err = self->Init(env, fd);
+    if (*err) {
+      self->Stop();
+      return nullptr;
     }
-    // libuv adds the fd to its epoll set only in the loop's next poll phase, and a perf
-    // event's poll() clears its readiness when asked (perf_poll's atomic_xchg): records
-    // that arrive before that epoll_ctl(ADD) would signal nothing, and a full buffer would
-    // then never signal again. So drain once in the check phase after the poll phase that
-    // registered the fd; two check passes cover a Start() made during a poll callback.
-    check_ = new uv_check_t;
-    check_->data = this;
-    uv_check_init(loop, check_);
-    uv_check_start(check_, OnCheck);
-    uv_unref(reinterpret_cast<uv_handle_t*>(check_));
-    checksLeft_ = 2;
-    return 0;
+    return self;
   }
 
-  // Must run before the epoll fd is closed.
+  // No callback runs after this returns; the poller frees itself once libuv is done.
+  // Must run before `fd` is closed. Idempotent.
   void Stop() {
-    StopCheck();
-    if (!poll_) return;
-    uv_poll_stop(poll_);
-    poll_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), FreeHandle);
-    poll_ = nullptr;
+    if (stopped_) return;
+    stopped_ = true;
+    onReady_ = nullptr;
+    onTeardown_ = nullptr;
+    if (pollInit_) Close(reinterpret_cast<uv_handle_t*>(&poll_));
+    if (checkInit_) Close(reinterpret_cast<uv_handle_t*>(&check_));
+    if (closing_ == 0) Finish();
+  }
+
+  // Stops watching (the owner's queue is full): records stay in the kernel's buffer.
+  void Pause() {
+    if (stopped_ || paused_) return;
+    paused_ = true;
+    uv_poll_stop(&poll_);
+    uv_check_stop(&check_);
+  }
+
+  // Watches again, with one drain in the next check phase (see ScheduleDrains).
+  int Resume() {
+    if (stopped_ || !paused_) return 0;
+    paused_ = false;
+    int err = uv_poll_start(&poll_, UV_READABLE, OnReadable);
+    if (!err) ScheduleDrains(1);
+    return err;
   }
 
   void SetRef(bool ref) {
-    if (!poll_) return;
-    if (ref) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
-    else uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-  }
-
-  void Add(const void* data, uint32_t size, uint32_t cpu) {
-    meta_.push_back(static_cast<uint32_t>(bytes_.size()));
-    meta_.push_back(size);
-    meta_.push_back(cpu);
-    const uint8_t* p = static_cast<const uint8_t*>(data);
-    bytes_.insert(bytes_.end(), p, p + size);
-  }
-  void AddLost(uint64_t n) { lost_ += n; }
-
-  // Drains and delivers synchronously; returns the number of records delivered.
-  int DrainAndDeliver() {
-    int rc = drain_();
-    size_t n = meta_.size() / 3;
-    Deliver(rc < 0 ? rc : 0);
-    return rc < 0 ? rc : static_cast<int>(n);
+    if (stopped_) return;
+    if (ref) uv_ref(reinterpret_cast<uv_handle_t*>(&poll_));
+    else uv_unref(reinterpret_cast<uv_handle_t*>(&poll_));
   }
 
  private:
-  static void FreeHandle(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
-  static void FreeCheck(uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); }
+  EventPoller(std::function<void()> onReady, std::function<void()> onTeardown)
+      : onReady_(std::move(onReady)), onTeardown_(std::move(onTeardown)) {}
 
-  void StopCheck() {
-    if (!check_) return;
-    uv_check_stop(check_);
-    check_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(check_), FreeCheck);
-    check_ = nullptr;
+  int Init(Napi::Env env, int fd) {
+    if (napi_add_async_cleanup_hook(env, OnEnvTeardown, this, &hook_) != napi_ok) return UV_ENOMEM;
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) return UV_EINVAL;
+    int err = uv_poll_init(loop, &poll_, fd);
+    if (err) return err;
+    pollInit_ = true;
+    poll_.data = this;
+    uv_check_init(loop, &check_);
+    checkInit_ = true;
+    check_.data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
+    err = uv_poll_start(&poll_, UV_READABLE, OnReadable);
+    if (err) return err;
+    // libuv adds the fd to its epoll set only in the loop's next poll phase, and a perf
+    // event's poll() clears its readiness when asked (perf_poll's atomic_xchg): records
+    // that arrive before that epoll_ctl(ADD) would signal nothing, and a full buffer would
+    // then never signal again. So drain in the check phase after the poll phase that
+    // registered the fd; two passes cover a Start() made during a poll callback.
+    ScheduleDrains(2);
+    return 0;
+  }
+
+  void ScheduleDrains(int passes) {
+    checksLeft_ = passes;
+    uv_check_start(&check_, OnCheck);
+  }
+
+  void Close(uv_handle_t* h) {
+    closing_++;
+    uv_close(h, OnClosed);
+  }
+
+  // The end of the poller: the environment may go now (if it is going).
+  void Finish() {
+    if (hook_) napi_remove_async_cleanup_hook(hook_);
+    delete this;
+  }
+
+  static void OnClosed(uv_handle_t* h) {
+    auto* self = static_cast<EventPoller*>(h->data);
+    if (--self->closing_ == 0) self->Finish();
+  }
+
+  static void OnEnvTeardown(napi_async_cleanup_hook_handle, void* arg) {
+    auto* self = static_cast<EventPoller*>(arg);
+    // The owner's release calls Stop(); if it does not, stop here all the same.
+    if (self->onTeardown_) {
+      auto release = std::move(self->onTeardown_);
+      release();
+    }
+    self->Stop();
   }
 
   static void OnCheck(uv_check_t* handle) {
     auto* self = static_cast<EventPoller*>(handle->data);
-    if (!self) return;
-    {
-      Napi::HandleScope scope(self->env_);
-      self->DrainAndDeliver();
-    }
-    // The callback may have closed the buffer (Stop() already released the check).
-    if (self->check_ && --self->checksLeft_ <= 0) self->StopCheck();
+    if (self->stopped_) return;
+    if (--self->checksLeft_ <= 0) uv_check_stop(&self->check_);
+    self->onReady_();  // may Stop() or Pause() the poller
   }
 
   static void OnReadable(uv_poll_t* handle, int status, int events) {
     auto* self = static_cast<EventPoller*>(handle->data);
-    if (!self) return;
-    Napi::HandleScope scope(self->env_);
-    self->DrainAndDeliver();
+    if (self->stopped_) return;
+    self->onReady_();
   }
 
-  void Deliver(int error) {
-    if (meta_.empty() && lost_ == 0 && error == 0) return;
-    Napi::Env env = env_;
-    Napi::HandleScope scope(env);
-    auto bytes = Napi::Buffer<uint8_t>::Copy(env, bytes_.data(), bytes_.size());
-    auto meta = Napi::Uint32Array::New(env, meta_.size());
-    std::copy(meta_.begin(), meta_.end(), meta.Data());
-    double lost = static_cast<double>(lost_);
-    bytes_.clear();
-    meta_.clear();
-    lost_ = 0;
-    try {
-      callback_.MakeCallback(env.Global(), {bytes, meta, Napi::Number::New(env, lost), Napi::Number::New(env, -error)});
-    } catch (const Napi::Error& e) {
-      // No JS frame to throw into from a libuv callback: report it as uncaught.
-      napi_fatal_exception(env, e.Value());
-    }
-  }
-
-  Napi::Env env_;
-  Napi::FunctionReference callback_;
-  std::function<int()> drain_;
-  uv_poll_t* poll_ = nullptr;
-  uv_check_t* check_ = nullptr;
+  std::function<void()> onReady_;
+  std::function<void()> onTeardown_;
+  napi_async_cleanup_hook_handle hook_ = nullptr;
+  uv_poll_t poll_{};
+  uv_check_t check_{};
+  bool pollInit_ = false;
+  bool checkInit_ = false;
+  bool stopped_ = false;
+  bool paused_ = false;
   int checksLeft_ = 0;
-  std::vector<uint8_t> bytes_;
-  std::vector<uint32_t> meta_;  // (offset, length, cpu) per record
-  uint64_t lost_ = 0;
+  int closing_ = 0;
 };
+
+// Calls a JS callback from a libuv callback. A throw that reaches here has no JS frame to
+// go to: it becomes the process's (or worker's) uncaught exception, as an 'error' event
+// without a listener does in Node. The TS layer catches the user's callbacks itself.
+inline void CallFromLoop(Napi::Env env, Napi::FunctionReference& fn, const std::vector<napi_value>& args) {
+  Napi::HandleScope scope(env);
+  try {
+    fn.MakeCallback(env.Global(), args);
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());
+  }
+}
 
 }  // namespace nbpf

@@ -20,7 +20,7 @@ export { GridRunner, GRID_RUN_CTX_SIZE, type GridRunnerOptions, type GridRunnerS
 export { BpfProgram, OpenProgram, runOnCpus, checkCpuRuns, type CpuRunResult, type RunOnCpusOptions, type TestRunOptions, type TestRunResult } from './program';
 export { BpfLink } from './link';
 export { GlobalSection, type GlobalValue, type GlobalVar } from './globals';
-export { RingBuffer } from './ring-buffer';
+export { RingBuffer, type RingBufferOptions, type RingSpanCallback } from './ring-buffer';
 export { PerfBuffer, type PerfRecord, type PerfBufferOptions } from './perf-buffer';
 export { possibleCpus, onlineCpus, allowedCpus, numPossibleCpus, parseCpuList, formatCpuList } from './cpu';
 export { setLogger, defaultLogger, type Logger, type LogLevel } from './log';

@@ -103,13 +103,37 @@ export interface NativeObjectHandle {
   btfType(id: number): NativeBtfType;
 }
 
-/** Callback of the native event pollers: one batch per wake-up. */
+/** Callback of the native perf buffer: one batch per wake-up. */
 export type NativeBatchCallback = (bytes: Buffer, meta: Uint32Array, lost: number, errno: number) => void;
 
-export interface NativeEventBuffer {
-  consume(): number;
+/** What both native buffers do: stop, stop watching for a while (a full queue), watch again. */
+export interface NativeEventPoller {
   close(): void;
+  pause(): void;
+  resume(): void;
   setRef(ref: boolean): void;
+}
+
+/** A perf buffer: libbpf drains it, `consume()` delivers through the batch callback. */
+export interface NativePerfBufferHandle extends NativeEventPoller {
+  consume(): number;
+}
+
+/** The pages of a ring buffer map (see native/ring_buffer.cc), read and published by TS. */
+export interface NativeRingRegions {
+  /** The consumer position's page, read-write. */
+  consumer: ArrayBuffer;
+  /** The producer position's page and then the data, twice in a row; read-only. */
+  producer: ArrayBuffer;
+  /** Where the data starts in `producer` (one page). */
+  dataOffset: number;
+  /** The data's size (the map's max_entries, a power of two). */
+  dataSize: number;
+}
+
+/** A ring buffer: uv_poll on the map and its mapped pages; `onReadable` is called on wake-ups. */
+export interface NativeRingBufferHandle extends NativeEventPoller {
+  regions(): NativeRingRegions;
 }
 
 export interface NativeGridRunnerStats {
@@ -137,8 +161,8 @@ export interface NativeGridRunnerHandle {
 
 export interface NativeAddon {
   NativeObject: new (source: string | Buffer, opts: object) => NativeObjectHandle;
-  NativeRingBuffer: new (mapFd: number, cb: NativeBatchCallback) => NativeEventBuffer;
-  NativePerfBuffer: new (mapFd: number, pagesPerCpu: number, cb: NativeBatchCallback) => NativeEventBuffer;
+  NativeRingBuffer: new (mapFd: number, onReadable: () => void) => NativeRingBufferHandle;
+  NativePerfBuffer: new (mapFd: number, pagesPerCpu: number, cb: NativeBatchCallback) => NativePerfBufferHandle;
   NativeGridRunner: new (progFd: number, cpu: number, intervalNs: bigint, priority: number, kick: boolean, lateNs: bigint) => NativeGridRunnerHandle;
   drainLog(): Array<number | string>;
   setErrorFactory(f: (op: string, errno: number, message: string) => Error): void;

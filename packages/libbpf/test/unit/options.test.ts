@@ -14,6 +14,7 @@ import type { NativeMapInfo, NativeProgramInfo } from '../../src/native';
 import { BpfObject, OpenBpfObject } from '../../src/object';
 import { checkOptions, editDistance, nearest, optionNames } from '../../src/options';
 import { PerfBuffer } from '../../src/perf-buffer';
+import { RingBuffer } from '../../src/ring-buffer';
 import { runOnCpus } from '../../src/program';
 import { perfEventOpen } from '../../src/sys';
 import { installFakeNative, UnexpectedNativeCall } from '../support/fake-native';
@@ -35,7 +36,7 @@ function prog(name: string, type: number, section: string): NativeProgramInfo {
 
 const fake = installFakeNative({
   open: () => ({
-    maps: [map('perf_events', MapType.PERF_EVENT_ARRAY)],
+    maps: [map('perf_events', MapType.PERF_EVENT_ARRAY), map('events', MapType.RINGBUF)],
     programs: [prog('raw_sum', ProgramType.RAW_TRACEPOINT, 'raw_tp/sys_enter'), prog('whoami', ProgramType.SYSCALL, 'syscall')],
   }),
 });
@@ -164,8 +165,12 @@ const ENTRIES: Entry[] = [
     typo: ['ctxOutsize', 'ctxOutSize'], all: { ctxOutSize: 8 }, reaches: 'progRunOnCpus',
   },
   {
-    what: 'PerfBuffer', call: (o) => new PerfBuffer(loaded.map('perf_events'), undefined, o as object), known: ['pagesPerCpu', 'onLost'],
-    typo: ['pagesPerCPU', 'pagesPerCpu'], all: { pagesPerCpu: 8, onLost: () => {} }, reaches: 'mapFd',
+    what: 'PerfBuffer', call: (o) => new PerfBuffer(loaded.map('perf_events'), undefined, o as object), known: ['pagesPerCpu', 'onLost', 'highWaterMark'],
+    typo: ['pagesPerCPU', 'pagesPerCpu'], all: { pagesPerCpu: 8, onLost: () => {}, highWaterMark: 16 }, reaches: 'mapFd',
+  },
+  {
+    what: 'RingBuffer', call: (o) => new RingBuffer(loaded.map('events'), undefined, o as object), known: ['highWaterMark', 'delivery'],
+    typo: ['highWatermark', 'highWaterMark'], all: { highWaterMark: 16, delivery: 'records' }, reaches: 'mapFd',
   },
   {
     what: 'perfEventOpen', call: (o) => perfEventOpen({ type: 1, config: 0 }, o as object), known: ['pid', 'cpu'],

@@ -6,7 +6,8 @@
 //        with the kernel's adaptive wake-ups or with one forced wake-up per run;
 //      - draining: the consumer fills the ring, then one consume of the backlog is timed
 //        (the consumers' cost per record, without producer or wake-ups);
-//   2. map lookups: BpfMap.lookup vs bpf_map_lookup_elem on ARRAY and HASH maps.
+//   2. map lookups: BpfMap.lookup/lookupInto vs bpf_map_lookup_elem on ARRAY and HASH maps,
+//      and whole-map batch reads (BpfMap.lookupBatch vs bpf_map_lookup_batch).
 // The Node ring consumer runs twice: with a Buffer per record (`delivery: 'records'`) and
 // with the span callback (`delivery: 'spans'`, no allocation per record).
 // Builds its BPF object and C peers into bench/out/, prints a markdown report, writes it to
@@ -142,11 +143,12 @@ function ringRun(peer, mode) {
   };
 }
 
-function lookupRun(peer, map, key) {
+// kind: single or batch for C; number, buffer, into or batch for Node (see node/map_lookup.mjs)
+function lookupRun(peer, map, kind) {
   const secs = String(opts.lookupSeconds);
   const [cmd, args] = peer === 'c'
-    ? pinned(bins.map_lookup, [obj, map, secs])
-    : pinned(process.execPath, [path.join(nodeDir, 'map_lookup.mjs'), libPath, obj, map, secs, key]);
+    ? pinned(bins.map_lookup, [obj, map, secs, kind])
+    : pinned(process.execPath, [path.join(nodeDir, 'map_lookup.mjs'), libPath, obj, map, secs, kind]);
   const r = JSON.parse(run(cmd, args, `lookup ${peer} ${map}`, (opts.lookupSeconds + 60) * 1000));
   if (r.misses) throw new Error(`lookup ${peer} ${map}: ${r.misses} misses`);
   return { rate: r.lookups / (r.ns / 1e9) };
@@ -175,11 +177,19 @@ const RING_PEERS = ['c', 'node', 'spans'];
 for (const mode of [...WAKEUPS, 'drain']) ring[mode] = alternate(RING_PEERS, (p) => ringRun(p, mode), `ring buffer, ${mode}`);
 
 const MAPS = ['lookup_array', 'lookup_hash'];
+// Peers of the map benchmark: C single and batch, Node's single-lookup forms and batch.
+const LOOKUP_PEERS = { c: ['c', 'single'], cBatch: ['c', 'batch'], number: ['node', 'number'], buffer: ['node', 'buffer'],
+  into: ['node', 'into'], batch: ['node', 'batch'] };
 const lookups = {};
 for (const map of MAPS) {
-  lookups[map] = alternate(['c', 'number', 'buffer'],
-    (p) => (p === 'c' ? lookupRun('c', map) : lookupRun('node', map, p)), `lookups ${map}`);
+  lookups[map] = alternate(Object.keys(LOOKUP_PEERS), (p) => {
+    const [peer, kind] = LOOKUP_PEERS[p];
+    return lookupRun(peer, map, kind);
+  }, `lookups ${map}`);
 }
+// The same reads from a BPF_F_MMAPABLE array's mapping: memory reads, no syscall.
+lookups.lookup_mmap = alternate(['cMmap', 'mmap'], (p) => lookupRun(p === 'cMmap' ? 'c' : 'node', 'lookup_mmap', 'mmap'),
+  'mmapped array reads');
 const loadAfter = os.loadavg()[0];
 
 // ---- report -----------------------------------------------------------------------------
@@ -259,19 +269,7 @@ lines.push(`| **Node / C**, Buffer per record | **${ratio(d.node.rate.med, d.c.r
 lines.push(`| **Node / C**, span callback | **${ratio(d.spans.rate.med, d.c.rate.med)}** | | |`);
 lines.push('');
 
-lines.push(`**Map lookups**, u32 key → u64 value, 1024 entries, keys cycled in order (${opts.lookupSeconds} s per run, one CPU)`);
-lines.push('');
-lines.push('| Map | C `bpf_map_lookup_elem` | Node `lookup(number)` | Node / C | Node `lookup(Buffer)` | Node / C |');
-lines.push('|---|---|---|---|---|---|');
-for (const map of MAPS) {
-  const l = lookups[map];
-  const c = stat(l.c, (r) => r.rate, fmtRate);
-  const n = stat(l.number, (r) => r.rate, fmtRate);
-  const b = stat(l.buffer, (r) => r.rate, fmtRate);
-  const type = map === 'lookup_array' ? 'ARRAY' : 'HASH';
-  lines.push(`| ${type} | ${c.text}/s | ${n.text}/s | **${ratio(n.med, c.med)}** | ${b.text}/s | **${ratio(b.med, c.med)}** |`);
-}
-lines.push('');
+const mapRatios = mapReport(lines);
 
 // How to read it, with what this run showed.
 const notes = [];
@@ -306,12 +304,18 @@ if (WAKEUPS.some((m) => RING_PEERS.some((p) => rs[m][p].drops.med > 0.01 && rs[m
 notes.push('A Buffer per record: each wake-up\'s records are copied out of the ring together and each gets a Buffer ' +
   'view (kept valid for as long as it is referenced); the span callback gets (bytes, offset, length) in one reused Buffer, ' +
   'valid during the call.');
-notes.push('`lookup(number)` encodes the key into a new Buffer on each call; `lookup(Buffer)` reuses one key Buffer. ' +
-  'Both return a new value Buffer, where C reads into one reused u64.');
+notes.push('Map lookups: `lookupInto(number, out)` reads into one reused value Buffer, as C reads into one reused u64: it is ' +
+  'the fair twin of C, and `lookup_node_over_c` in libbpf.json is its ratio (the lower of the two maps). `lookup(...)` returns a ' +
+  'new value Buffer per call. Batch reads take the whole map (1024 entries) per call into contiguous keys and values; ' +
+  '`batch_over_single` is Node\'s batch read per entry against Node\'s `lookupInto` (HASH map; ARRAY beside it). Both peers ' +
+  'sum the values they read in a local variable; the peers that reuse their value memory read it as native integers (C: u64, ' +
+  'Node: a Uint32Array over the Buffer). The kernel\'s ARRAY batch walks the keys one by one (get_next_key per entry), so an ' +
+  'ARRAY gains less from batches than a HASH, in C as in Node; a `BPF_F_MMAPABLE` array skips the syscalls altogether.');
 if (loadBefore > 1) notes.push(`Other work was running before the start (load average ${loadBefore.toFixed(2)}): expect a wide spread.`);
 for (const n of notes) lines.push(`- ${n}`);
 
 const block = lines.join('\n');
+writeMapJson(mapRatios);
 process.stdout.write(`${block}\n`);
 fs.writeFileSync(path.join(outDir, 'libbpf.md'), `# @bpf-sync-timer/libbpf benchmark\n\n${block}\n`);
 log(`wrote ${path.relative(repo, path.join(outDir, 'libbpf.md'))}`);
@@ -320,6 +324,74 @@ log(`wrote ${path.relative(repo, path.join(outDir, 'libbpf.json'))}`);
 if (opts.readme) {
   updateReadme(block);
   log(`updated ${path.relative(repo, readmePath)}`);
+}
+
+// ---- map lookups: table and JSON keys ----------------------------------------------------
+
+// The map tables; returns the ratios libbpf.json gets.
+function mapReport(out) {
+  const rate = (peer, map) => stat(lookups[map][peer], (r) => r.rate, fmtRate);
+  const typeOf = (map) => (map === 'lookup_array' ? 'ARRAY' : 'HASH');
+  out.push(`**Map lookups**, u32 key → u64 value, 1024 entries, keys cycled in order (${opts.lookupSeconds} s per run, one CPU)`);
+  out.push('');
+  out.push('| Map | C `bpf_map_lookup_elem` | Node `lookupInto(number, out)` | Node / C | Node `lookup(number)` | Node / C | Node `lookup(Buffer)` | Node / C |');
+  out.push('|---|---|---|---|---|---|---|---|');
+  const ratios = {};
+  for (const map of MAPS) {
+    const [c, into, n, b] = ['c', 'into', 'number', 'buffer'].map((p) => rate(p, map));
+    ratios[map] = { into: into.med / c.med, number: n.med / c.med, buffer: b.med / c.med };
+    out.push(`| ${typeOf(map)} | ${c.text}/s | ${into.text}/s | **${ratio(into.med, c.med)}** | ${n.text}/s | ${ratio(n.med, c.med)} | ` +
+      `${b.text}/s | ${ratio(b.med, c.med)} |`);
+  }
+  out.push('');
+  out.push('**Batch reads**, the same maps, the whole map (1024 entries) per call; entries read per second');
+  out.push('');
+  out.push('| Map | C `bpf_map_lookup_batch` | Node `lookupBatch()` | Node / C | Node single `lookupInto` | **Node batch / Node single** |');
+  out.push('|---|---|---|---|---|---|');
+  for (const map of MAPS) {
+    const [cb, nb, into] = ['cBatch', 'batch', 'into'].map((p) => rate(p, map));
+    ratios[map].batchOverC = nb.med / cb.med;
+    ratios[map].batchOverSingle = nb.med / into.med;
+    out.push(`| ${typeOf(map)} | ${cb.text}/s | ${nb.text}/s | ${ratio(nb.med, cb.med)} | ${into.text}/s | **${ratio(nb.med, into.med)}** |`);
+  }
+  out.push('');
+  const [cm, nm, arrayInto] = [rate('cMmap', 'lookup_mmap'), rate('mmap', 'lookup_mmap'), rate('into', 'lookup_array')];
+  ratios.mmap = { overC: nm.med / cm.med, overSingle: nm.med / arrayInto.med };
+  out.push('**Mapped reads**, a `BPF_F_MMAPABLE` ARRAY of the same shape read through its mapping (no syscall); values read per second');
+  out.push('');
+  out.push('| C: loads from the `mmap` of the map | Node: a typed array over `BpfMap.mmap().buffer` | Node / C | Node mapped / Node `lookupInto` on ARRAY |');
+  out.push('|---|---|---|---|');
+  out.push(`| ${cm.text}/s | ${nm.text}/s | ${ratio(nm.med, cm.med)} | **${ratio(nm.med, arrayInto.med)}** |`);
+  out.push('');
+  return ratios;
+}
+
+// Merges the map keys into bench/out/libbpf.json, keeping the keys other parts of the bench wrote.
+function writeMapJson(r) {
+  const file = path.join(outDir, 'libbpf.json');
+  let json = {};
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    // no file yet, or a broken one: start afresh
+  }
+  const round = (x) => Number(x.toFixed(3));
+  Object.assign(json, {
+    lookup_node_over_c: round(Math.min(r.lookup_array.into, r.lookup_hash.into)),
+    batch_over_single: round(r.lookup_hash.batchOverSingle),
+    maps: {
+      date,
+      lookup_into_node_over_c: { array: round(r.lookup_array.into), hash: round(r.lookup_hash.into) },
+      lookup_number_node_over_c: { array: round(r.lookup_array.number), hash: round(r.lookup_hash.number) },
+      lookup_buffer_node_over_c: { array: round(r.lookup_array.buffer), hash: round(r.lookup_hash.buffer) },
+      batch_over_single: { array: round(r.lookup_array.batchOverSingle), hash: round(r.lookup_hash.batchOverSingle) },
+      batch_node_over_c: { array: round(r.lookup_array.batchOverC), hash: round(r.lookup_hash.batchOverC) },
+      mmap_node_over_c: round(r.mmap.overC),
+      mmap_over_single: round(r.mmap.overSingle),
+    },
+  });
+  fs.writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+  log(`wrote map ratios into ${path.relative(repo, file)}`);
 }
 
 function updateReadme(body) {

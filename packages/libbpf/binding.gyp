@@ -8,6 +8,8 @@
         "native/object.cc",
         "native/btf.cc",
         "native/map.cc",
+        "native/map_batch.cc",
+        "native/map_mmap.cc",
         "native/program.cc",
         "native/link.cc",
         "native/ring_buffer.cc",

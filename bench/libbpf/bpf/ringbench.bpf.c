@@ -8,7 +8,8 @@
 // producer, which loads its own copy of the object with `events` reused, so both peers
 // consume the very same program writing into a ring they own.
 //
-// lookup_array / lookup_hash: u32 -> u64 maps for the lookup benchmark.
+// lookup_array / lookup_hash: u32 -> u64 maps for the lookup benchmark; lookup_mmap: the
+// same as a BPF_F_MMAPABLE array, read through its mapping.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -49,6 +50,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lookup_hash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LOOKUP_ENTRIES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} lookup_mmap SEC(".maps");
 
 SEC("raw_tp")
 int produce(void *ctx)

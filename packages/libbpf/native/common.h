@@ -214,6 +214,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   bpf_map* MapAt(const Napi::CallbackInfo& info, size_t argIndex);
   bpf_program* ProgAt(const Napi::CallbackInfo& info, size_t argIndex);
   bpf_object* Raw(Napi::Env env);
+  bool IsOpen() const { return obj_ != nullptr; }
 
  private:
   friend Napi::Function InitObject(Napi::Env env);
@@ -233,6 +234,11 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   Napi::Value MapNextKey(const Napi::CallbackInfo& info);
   Napi::Value MapReadData(const Napi::CallbackInfo& info);
   Napi::Value MapWriteData(const Napi::CallbackInfo& info);
+  // map.cc (fast op), map_batch.cc, map_mmap.cc
+  Napi::Value MapFastOp(const Napi::CallbackInfo& info);
+  Napi::Value MapBatch(const Napi::CallbackInfo& info);
+  Napi::Value MapMmap(const Napi::CallbackInfo& info);
+  Napi::Value MapUnmap(const Napi::CallbackInfo& info);
   // program.cc
   Napi::Value ProgSetAutoload(const Napi::CallbackInfo& info);
   Napi::Value ProgFd(const Napi::CallbackInfo& info);

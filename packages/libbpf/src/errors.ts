@@ -202,3 +202,21 @@ export class BtfParseError extends BpfError {
     this.offset = options?.offset;
   }
 }
+
+/**
+ * A batch map operation (`updateBatch`, `lookupBatch`, ...) that failed part way: `processed`
+ * entries were done before the one that failed. Linux 5.6.
+ *
+ * @example
+ * try { map.updateBatch(keys, values); }
+ * catch (e) { if (e instanceof BatchError) console.log(`${e.processed} written before ${e.code}`); } // E2BIG: full
+ */
+export class BatchError extends BpfError {
+  /** Entries processed before the failure. */
+  readonly processed: number;
+  constructor(op: string, errno: number, processed: number, message?: string, hint?: string) {
+    super(op, errno, message, hint === undefined ? undefined : { hint });
+    this.name = 'BatchError';
+    this.processed = processed;
+  }
+}

@@ -13,9 +13,11 @@ import * as path from 'node:path';
 import { BpfError } from './errors';
 import { native } from './native';
 
-export { BpfError, BpfArgumentError, ClosedError, UnsupportedFeatureError, VerifierError, errnoName, hintFor, summarizeVerifierLog } from './errors';
+export { BpfError, BatchError, BpfArgumentError, ClosedError, UnsupportedFeatureError, VerifierError, errnoName, hintFor, summarizeVerifierLog } from './errors';
 export { BpfObject, OpenBpfObject, type OpenOptions } from './object';
 export { BpfMap, OpenMap, type MapBytes } from './map';
+export { BatchCursor, MapBatch, BATCH_MIN_KERNEL, type BatchReadOptions, type BatchWriteOptions } from './map-batch';
+export { MappedArray, BPF_F_MMAPABLE, MMAPABLE_MIN_KERNEL } from './mapped-array';
 export { GridRunner, GRID_RUN_CTX_SIZE, type GridRunnerOptions, type GridRunnerStats } from './grid-runner';
 export { BpfProgram, OpenProgram, runOnCpus, checkCpuRuns, type CpuRunResult, type RunOnCpusOptions, type TestRunOptions, type TestRunResult } from './program';
 export { BpfLink } from './link';

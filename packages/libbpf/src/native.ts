@@ -90,6 +90,13 @@ export interface NativeObjectHandle {
   mapNextKey(map: number, key: Buffer | null): Buffer | undefined;
   mapReadData(map: number, offset: number, length: number): Buffer;
   mapWriteData(map: number, offset: number, bytes: Buffer): void;
+  /** A function bound to the map and to these key/value Buffers: ([(flags << 4) | cmd: 0 lookup, 1 update, 2 delete]) => undefined (done) | errno. */
+  mapFastOp(map: number, key: Buffer, value: Buffer): (word?: number) => number | undefined;
+  /** cmd 0 lookup, 1 lookup and delete, 2 update, 3 delete; returns [errno, entries processed]. */
+  mapBatch(map: number, cmd: number, inToken: Buffer | null, outToken: Buffer | null, keys: Buffer, values: Buffer | null,
+    count: number, elemFlags: number): [number, number];
+  mapMmap(map: number, writable: boolean): ArrayBuffer;
+  mapUnmap(buffer: ArrayBuffer): boolean;
   progSetAutoload(prog: number, autoload: boolean): void;
   progFd(prog: number): number;
   progTestRun(prog: number, ctxIn: Buffer | null, dataIn: Buffer | null, repeat: number,

@@ -154,6 +154,10 @@ export class FakeObject implements NativeObjectHandle {
   mapUpdate(): void { this.#unscripted('mapUpdate'); }
   mapDelete(): boolean { return this.#unscripted('mapDelete'); }
   mapNextKey(): Buffer | undefined { return this.#unscripted('mapNextKey'); }
+  mapFastOp(): never { return this.#unscripted('mapFastOp'); }
+  mapBatch(): [number, number] { return this.#unscripted('mapBatch'); }
+  mapMmap(): ArrayBuffer { return this.#unscripted('mapMmap'); }
+  mapUnmap(): boolean { return this.#unscripted('mapUnmap'); }
   progFd(): number { return this.#unscripted('progFd'); }
   progTestRun(): never { return this.#unscripted('progTestRun'); }
   progAttach(): NativeLinkHandle { return this.#unscripted('progAttach'); }

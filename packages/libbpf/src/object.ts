@@ -5,6 +5,7 @@ import { constants as osConstants } from 'node:os';
 import { MAP_TYPE_MIN_KERNEL, mapTypeName, PROGRAM_TYPE_MIN_KERNEL, programTypeName } from './constants';
 import { ObjectCore } from './core';
 import { BpfArgumentError, BpfError, extractVerifierLogs, UnsupportedFeatureError, VerifierError } from './errors';
+import { checkBpfObject } from './elf-check';
 import { describeGlobals, GlobalSection, locateGlobals, type GlobalVar, type SectionAccess } from './globals';
 import type { BpfLink } from './link';
 import { flushLog } from './log';
@@ -114,6 +115,7 @@ export class OpenBpfObject extends Phase {
       throw new BpfError('bpf_object__open', osConstants.errno.ENOENT, `no BPF object file at ${path.resolve(source)}`);
     }
     const opts = validateOpenOptions(options);
+    checkBpfObject(source);
     const name = opts.objectName ?? (typeof source === 'string' ? path.basename(source).split('.')[0] : 'object');
     let handle;
     try {

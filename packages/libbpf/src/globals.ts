@@ -1,5 +1,5 @@
 // Global variables by their C names, located through BTF (DATASEC .rodata/.data/.bss).
-import { BpfArgumentError, BpfError } from './errors';
+import { BpfArgumentError, BpfError, BtfParseError } from './errors';
 import type { NativeBtfType, NativeDatasecVar } from './native';
 import { constants as osConstants } from 'node:os';
 import { BtfKind } from './btf/btf';
@@ -26,6 +26,7 @@ const MODIFIERS = new Set<number>([BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CO
 
 /** Follows typedefs and qualifiers of a type id to the type that gives the shape. */
 export function resolveBtfType(typeOf: (id: number) => NativeBtfType, id: number): { type: NativeBtfType; name: string } {
+  const start = id;
   let name = '';
   for (let depth = 0; depth < 32; depth++) {
     const t = typeOf(id);
@@ -33,7 +34,9 @@ export function resolveBtfType(typeOf: (id: number) => NativeBtfType, id: number
     if (!MODIFIERS.has(t.kind)) return { type: t, name: name || t.name };
     id = t.type ?? 0;
   }
-  throw new Error('BTF type chain too deep');
+  // libbpf's BTF validation accepts a modifier that refers back to itself; C never makes one.
+  throw new BtfParseError(`BTF type [${start}] is followed by more than 32 typedefs and qualifiers in a row: a loop in damaged BTF`,
+    { hint: 'the object is truncated or corrupted: build it again (clang -g -O2 -target bpf -c).' });
 }
 
 /** Builds the table of globals of one section from its DATASEC variables. */
@@ -51,7 +54,8 @@ export function describeGlobals(vars: NativeDatasecVar[], typeOf: (id: number) =
       kind = 'int';
       signed = !!type.signed;
       typeName = `enum ${type.name}`;
-    } else if (type.kind === BtfKind.PTR) {
+    } else if (type.kind === BtfKind.PTR && v.size === 8) {
+      // A pointer of any other size comes only from damaged BTF: read it as bytes.
       kind = 'int';
     } else if (type.kind === BtfKind.ARRAY) {
       typeName = `${resolveBtfType(typeOf, type.elemType ?? 0).name}[${type.nelems}]`;

@@ -5,6 +5,7 @@ import { constants as osConstants } from 'node:os';
 import { MAP_TYPE_MIN_KERNEL, mapTypeName, PROGRAM_TYPE_MIN_KERNEL, programTypeName } from './constants';
 import { ObjectCore } from './core';
 import { BpfArgumentError, BpfError, extractVerifierLogs, hintFor, libbpfErrnoText, UnsupportedFeatureError, VerifierError } from './errors';
+import { checkBpfObject } from './elf-check';
 import { describeGlobals, GlobalSection, locateGlobals, type GlobalVar, type SectionAccess } from './globals';
 import type { BpfLink } from './link';
 import { flushLog, flushLogEntries } from './log';
@@ -112,6 +113,7 @@ export class OpenBpfObject extends Phase {
     checkOptions('BpfObject.open', options, OPEN_OPTION_NAMES);
     if (typeof source === 'string') checkRegularFile('pathOrBuffer', source, 'BPF object file');
     const opts = validateOpenOptions(options);
+    checkBpfObject(source);
     const name = opts.objectName ?? (typeof source === 'string' ? path.basename(source).split('.')[0] : 'object');
     let handle;
     try {

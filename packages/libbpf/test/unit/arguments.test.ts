@@ -18,11 +18,12 @@ import { checkCpuRuns, runOnCpus, type BpfProgram } from '../../src/program';
 import { RingBuffer } from '../../src/ring-buffer';
 import { dupFd, perfEventOpen, writeAtExit } from '../../src/sys';
 import { installFakeNative, type FakeObjectSpec } from '../support/fake-native';
+import { objectBytes } from '../support/object-bytes';
 
-// open() only checks that the file exists; the fake reads nothing from it.
+// open() checks the file's ELF structure; the fake reads nothing from it.
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'libbpf-unit-'));
 const BASIC = path.join(dir, 'basic.bpf.o');
-fs.writeFileSync(BASIC, '');
+fs.writeFileSync(BASIC, objectBytes);
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function map(name: string, type: number, valueSize: number, maxEntries: number, internal = false): NativeMapInfo {
@@ -122,12 +123,12 @@ describe('BpfObject.open arguments', () => {
     assert.equal(a.name, 'basic');
     using b = BpfObject.open(BASIC, { objectName: 'other', logLevel: 2 });
     assert.equal(b.name, 'other');
-    using c = BpfObject.open(Buffer.alloc(0));
+    using c = BpfObject.open(objectBytes);
     assert.equal(c.name, 'object');
     assert.deepEqual(fake.calls.filter((call) => call.op === 'NativeObject').map((call) => call.args), [
       [BASIC, { objectName: undefined, btfCustomPath: undefined, kernelLogLevel: 0 }],
       [BASIC, { objectName: 'other', btfCustomPath: undefined, kernelLogLevel: 2 }],
-      [Buffer.alloc(0), { objectName: undefined, btfCustomPath: undefined, kernelLogLevel: 0 }],
+      [objectBytes, { objectName: undefined, btfCustomPath: undefined, kernelLogLevel: 0 }],
     ]);
   });
 });

@@ -66,7 +66,7 @@ describe('resolveBtfType', () => {
     assert.deepEqual(resolveBtfType(typeOf, 13), { type: TYPES[13], name: 'pair' });
   });
   it('fails on a typedef cycle instead of looping', () => {
-    assert.throws(() => resolveBtfType(typeOf, 19), /BTF type chain too deep/);
+    assert.throws(() => resolveBtfType(typeOf, 19), { name: 'BtfParseError', code: 'EINVAL', message: /BTF type \[19\] is followed by more than 32 typedefs and qualifiers/ });
   });
 });
 
@@ -96,6 +96,11 @@ describe('describeGlobals', () => {
     assert.deepEqual(pick('label'), { kind: 'bytes', signed: false, typeName: 'char[8]', offset: 6, size: 8 });
     assert.deepEqual(pick('p'), { kind: 'bytes', signed: false, typeName: 'struct pair', offset: 16, size: 16 });
     assert.equal(pick('wide').kind, 'bytes');
+  });
+  it('reads a pointer whose DATASEC size is not 8 (damaged BTF, found by the fuzz test) as bytes', () => {
+    const ptr = VARS.find((v) => v.name === 'ptr')!;
+    const odd = describeGlobals([{ ...ptr, size: 448 }], typeOf).get('ptr');
+    assert.deepEqual({ kind: odd?.kind, size: odd?.size }, { kind: 'bytes', size: 448 });
   });
 });
 

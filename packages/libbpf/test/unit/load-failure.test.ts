@@ -9,6 +9,7 @@ import { setLogger, type LogLevel } from '../../src/log';
 import { explainLoadFailure, OpenBpfObject, type FeatureProbe } from '../../src/object';
 import type { NativeMapInfo, NativeProgramInfo } from '../../src/native';
 import { installFakeNative, type FakeObjectSpec } from '../support/fake-native';
+import { objectBytes } from '../support/object-bytes';
 
 const E = constants.errno;
 
@@ -139,7 +140,7 @@ describe('OpenBpfObject.load() failing (fake addon)', () => {
   it('probes the kernel through the addon, throws UnsupportedFeatureError and closes the object once', () => {
     spec = { maps, programs: progs, loadFailure: { errno: E.EINVAL, messages: ["libbpf: map 'events': failed to create: Invalid argument(-22)\n"] } };
     missingMaps = [MapType.RINGBUF];
-    const open = OpenBpfObject.open(Buffer.alloc(0), { objectName: 'obj' });
+    const open = OpenBpfObject.open(objectBytes, { objectName: 'obj' });
     assert.throws(() => open.load(), (e: unknown) =>
       e instanceof UnsupportedFeatureError && e.feature === 'BPF_MAP_TYPE_RINGBUF' && e.minKernel === '5.8' &&
       e.cause instanceof BpfError && e.cause.op === 'bpf_object__load' && e.cause.code === 'EINVAL');
@@ -158,7 +159,7 @@ describe('OpenBpfObject.load() failing (fake addon)', () => {
   it("turns the verifier log in libbpf's messages into a VerifierError, without probing", () => {
     const messages = ["libbpf: prog 'tick': -- BEGIN PROG LOAD LOG --\n", 'R0 !read_ok\nprocessed 2 insns\n-- END PROG LOAD LOG --\n'];
     spec = { maps, programs: progs, loadFailure: { errno: E.EACCES, messages } };
-    const open = OpenBpfObject.open(Buffer.alloc(0));
+    const open = OpenBpfObject.open(objectBytes);
     assert.throws(() => open.load(), (e: unknown) =>
       e instanceof VerifierError && e.program === 'tick' && e.summary === 'R0 !read_ok' && e.log === 'R0 !read_ok\nprocessed 2 insns\n');
     assert.deepEqual(logged.map(([, m]) => m), messages);
@@ -168,7 +169,7 @@ describe('OpenBpfObject.load() failing (fake addon)', () => {
 
   it('keeps the errno and its hint when nothing explains the failure', () => {
     spec = { maps, programs: progs, loadFailure: { errno: E.EPERM } };
-    assert.throws(() => OpenBpfObject.open(Buffer.alloc(0)).load(), (e: unknown) =>
+    assert.throws(() => OpenBpfObject.open(objectBytes).load(), (e: unknown) =>
       e instanceof BpfError && !(e instanceof UnsupportedFeatureError) && e.code === 'EPERM' && /CAP_BPF/.test(e.hint ?? ''));
     assert.ok(!fake.ops().some((op) => op.startsWith('probe')), 'EPERM is not probed');
     assert.equal(fake.objects[0].state, 'closed');

@@ -18,11 +18,12 @@ import { RingBuffer } from '../../src/ring-buffer';
 import { runOnCpus } from '../../src/program';
 import { perfEventOpen } from '../../src/sys';
 import { installFakeNative, UnexpectedNativeCall } from '../support/fake-native';
+import { objectBytes } from '../support/object-bytes';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'libbpf-options-'));
 const OBJECT = path.join(dir, 'events.bpf.o');
 const BTF = path.join(dir, 'vmlinux.btf');
-fs.writeFileSync(OBJECT, '');
+fs.writeFileSync(OBJECT, objectBytes);
 fs.writeFileSync(BTF, '');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -147,7 +148,7 @@ const ENTRIES: Entry[] = [
     typo: ['objectname', 'objectName'], all: { objectName: 'x', btfCustomPath: BTF, logLevel: 1 }, reaches: undefined,
   },
   {
-    what: 'BpfObject.open', label: 'OpenBpfObject.open of a Buffer', call: (o) => OpenBpfObject.open(Buffer.alloc(0), o as object), known: ['objectName', 'btfCustomPath', 'logLevel'],
+    what: 'BpfObject.open', label: 'OpenBpfObject.open of a Buffer', call: (o) => OpenBpfObject.open(objectBytes, o as object), known: ['objectName', 'btfCustomPath', 'logLevel'],
     typo: ['logLvel', 'logLevel'], all: { objectName: 'x', btfCustomPath: BTF, logLevel: 2 }, reaches: undefined,
   },
   {

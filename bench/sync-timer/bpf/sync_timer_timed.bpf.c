@@ -12,6 +12,10 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+/* as in the shipped object: the realtime grid's code is verified only when set */
+const volatile __u32 sync_timer_realtime_enabled = 0;
+#define SYNC_TIMER_REALTIME_ENABLED sync_timer_realtime_enabled
+
 #include "sync_timer.bpf.h"
 #include "sync_timer_bitmap.bpf.h"
 #include "../../../packages/bpf-sync-timer/bpf/sync_timer_publish.h"
@@ -69,8 +73,8 @@ static int sync_timer_cb_shared(void *map, __u32 *key, struct sync_timer_state *
 	struct callback_time *ct;
 	__u32 zero = 0;
 
-	__sync_timer_tick_begin(state, &tick);
-	sync_timer_publish(tick.cpu, &tick);
+	if (__sync_timer_tick_begin(state, &tick) == __SYNC_TIMER_TICK)
+		sync_timer_publish(tick.cpu, &tick);
 	__sync_timer_tick_end(state);
 	ct = bpf_map_lookup_elem(&callback_time, &zero);
 	if (ct) {
@@ -87,11 +91,15 @@ int sync_timer_init_shared(struct sync_timer_init_args *ctx)
 
 	args.cpu = ctx->cpu;
 	args.mode = ctx->mode;
+	args.clock = ctx->clock;
+	args.realtime_ns = ctx->realtime_ns;
 	__sync_timer_init(&args, &sync_timer_states_shared, sync_timer_cb_shared, sync_timer_interval_ns);
 	ctx->error = args.error;
 	ctx->err_no = args.err_no;
 	ctx->first_expiry_ns = args.first_expiry_ns;
 	ctx->interval_ns = args.interval_ns;
+	ctx->tai_offset_s = args.tai_offset_s;
+	ctx->first_index = args.first_index;
 	return 0;
 }
 

@@ -9,6 +9,13 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+/*
+ * Set by user space before load: 1 only for clock 'realtime', so that the
+ * realtime code (and its bpf_ktime_get_tai_ns, 6.1+) is verified only then.
+ */
+const volatile __u32 sync_timer_realtime_enabled = 0;
+#define SYNC_TIMER_REALTIME_ENABLED sync_timer_realtime_enabled
+
 #include "sync_timer.bpf.h"
 #include "sync_timer_bitmap.bpf.h"
 #include "sync_timer_publish.h"
@@ -67,6 +74,27 @@ int sync_timer_thread_tick(struct sync_timer_grid_run *run)
 	tick.missed = run->missed;
 	tick.ticks = run->runs + 1;
 	sync_timer_publish(cpu, &tick);
+	return 0;
+}
+
+/*
+ * Realtime grid: corrects one CPU's TAI - UTC offset, which init takes once,
+ * when user space finds the kernel's changed since (a leap second, or an NTP
+ * daemon setting it after the timer was armed). The next tick then sees the
+ * realtime - monotonic offset move by whole seconds, counts a clock step and
+ * re-aligns. Run with BPF_PROG_TEST_RUN from any CPU. Returns 1 for a CPU
+ * without a timer.
+ */
+SEC("syscall")
+int sync_timer_set_tai_offset(struct sync_timer_tai_update *update)
+{
+	struct sync_timer_state *state;
+	__u32 cpu = update->cpu;
+
+	state = bpf_map_lookup_elem(&sync_timer_states_shared, &cpu);
+	if (!state)
+		return 1;
+	state->tai_offset_s = update->tai_offset_s;
 	return 0;
 }
 

@@ -20,9 +20,10 @@
  * always returns 0; the outcome is in args->error. Running init again on a
  * CPU replaces (and thereby cancels) that CPU's previous timer.
  *
- * Ticks land on every multiple of the interval on CLOCK_MONOTONIC. If the
- * callback runs so late that grid points already passed, they are skipped
- * (counted in `missed`), never replayed in a burst.
+ * Ticks land on every multiple of the interval on CLOCK_MONOTONIC, or on
+ * CLOCK_REALTIME with args.clock = SYNC_TIMER_CLOCK_REALTIME (see "Realtime
+ * grid" below). If the callback runs so late that grid points already passed,
+ * they are skipped (counted in `missed`), never replayed in a burst.
  *
  * `interval_ns` is any expression read at init time, e.g. a
  * `const volatile __u64` global set by user space before load. Must be
@@ -45,6 +46,38 @@
  * A kernel lacking a flag fails bpf_timer_start with -EINVAL, reported as
  * error = SYNC_TIMER_TIMER_START_FAILED, err_no = -22; user space probes
  * MODERN -> INTERMEDIATE -> LEGACY with that.
+ *
+ * Realtime grid: the kernel cannot arm a bpf_timer at an absolute
+ * CLOCK_REALTIME time. bpf_timer_init accepts CLOCK_REALTIME (5.15+) but sets
+ * the hrtimer up in relative mode, which hrtimer_init turns into
+ * CLOCK_MONOTONIC (POSIX: relative realtime timers ignore clock steps), so an
+ * absolute expiry is read as monotonic. The timer therefore stays on
+ * CLOCK_MONOTONIC and arms the monotonic instant of each realtime grid point,
+ * converted with realtime - monotonic as read at each tick. BPF cannot read
+ * CLOCK_REALTIME; it reads CLOCK_TAI (bpf_ktime_get_tai_ns, 6.1+), which is
+ * monotonic + the kernel's offs_tai, and subtracts the TAI-UTC offset in whole
+ * seconds (37 s since 2017, 0 where no NTP daemon set it) that init derives
+ * from user space's CLOCK_REALTIME reading (args.realtime_ns). A change of
+ * realtime - monotonic above SYNC_TIMER_CLOCK_STEP_NS is a clock step
+ * (settimeofday, clock_settime, resume from suspend; a leap second once the
+ * TAI-UTC correction below is made): the callback that notices it publishes
+ * nothing, counts it in `clock_steps`, and re-arms for the next grid point of
+ * the new time, so a step gives neither a burst nor a stall longer than one
+ * interval. Smaller changes are followed
+ * silently. The tick index is then realtime grid point / interval, a key that
+ * hosts with synchronised clocks share; nominal_ns and fired_ns stay
+ * CLOCK_MONOTONIC ns (comparable with bpf_ktime_get_ns in subscribers); the
+ * realtime grid point is tick_index * interval_ns. The TAI-UTC offset is taken
+ * at init: after a leap second (TAI runs on while UTC repeats a second), or an
+ * NTP daemon first setting the kernel's TAI offset while the timer runs, the
+ * conversion is off by whole seconds until user space corrects
+ * state->tai_offset_s (the shipped timer's sync_timer_set_tai_offset, run by
+ * SyncTimer's periodic check; the next tick then counts a step) or re-arms the
+ * CPU. Needs an absolute-expiry mode (MODERN or INTERMEDIATE: LEGACY is the
+ * mode of kernels before 6.4, which lack absolute expiry, and before 6.1 BPF
+ * cannot read the wall clock at all, so init refuses it with
+ * SYNC_TIMER_CLOCK_UNSUPPORTED), and SYNC_TIMER_REALTIME_ENABLED (below) true
+ * at load.
  *
  * Requires a GPL-compatible license (bpf_timer helpers are GPL-only).
  * Works with uapi headers (<linux/bpf.h>) or a vmlinux.h included first.
@@ -76,11 +109,36 @@
 
 #define SYNC_TIMER_MIN_INTERVAL_NS 1000ULL
 
+/*
+ * An expression true at load for objects that may arm on CLOCK_REALTIME, e.g.
+ * a `const volatile __u32` global user space sets before load (the shipped
+ * timer's sync_timer_realtime_enabled). While it is false the verifier drops
+ * the realtime code, whose bpf_ktime_get_tai_ns kernels before 6.1 lack, and
+ * init refuses SYNC_TIMER_CLOCK_REALTIME. Define it before this header.
+ */
+#ifndef SYNC_TIMER_REALTIME_ENABLED
+#define SYNC_TIMER_REALTIME_ENABLED 0
+#endif
+
+/*
+ * A change of realtime - monotonic larger than this is a clock step; smaller
+ * ones (a read disturbed by an interrupt, a tiny correction) are followed.
+ */
+#define SYNC_TIMER_CLOCK_STEP_NS 50000ULL
+/* A clock reading bracketed by monotonic reads further apart is not used. */
+#define SYNC_TIMER_CLOCK_READ_MAX_NS 10000ULL
+
 enum sync_timer_mode {
 	SYNC_TIMER_MODE_MODERN = 0,       /* ABS | CPU_PIN, kernel >= 6.7 */
 	SYNC_TIMER_MODE_INTERMEDIATE = 1, /* ABS only, 6.4 - 6.6 */
 	SYNC_TIMER_MODE_LEGACY = 2,       /* relative, 5.15 - 6.3 */
 	SYNC_TIMER_MODE_THREAD = 3,       /* no bpf_timer: a pinned thread per CPU (PREEMPT_RT) */
+};
+
+/* The clock whose multiples of the interval are the grid. */
+enum sync_timer_clock {
+	SYNC_TIMER_CLOCK_MONOTONIC = 0,
+	SYNC_TIMER_CLOCK_REALTIME = 1, /* needs SYNC_TIMER_REALTIME_ENABLED and MODERN or INTERMEDIATE */
 };
 
 /*
@@ -98,6 +156,7 @@ enum sync_timer_init_error {
 	SYNC_TIMER_WRONG_CPU = 6,
 	SYNC_TIMER_INVALID_OPTION = 7,   /* mode is not an enum sync_timer_mode */
 	SYNC_TIMER_INTERVAL_INVALID = 8, /* interval below SYNC_TIMER_MIN_INTERVAL_NS */
+	SYNC_TIMER_CLOCK_UNSUPPORTED = 9, /* CLOCK_REALTIME in LEGACY mode, or not enabled at load */
 };
 
 /* The earlier names of the two above. */
@@ -115,6 +174,10 @@ struct sync_timer_init_args {
 	__s32 err_no;          /* out: negative errno of the failing helper, or 0 */
 	__u64 first_expiry_ns; /* out: first grid point armed (CLOCK_MONOTONIC ns) */
 	__u64 interval_ns;     /* out: interval in use */
+	enum sync_timer_clock clock; /* in */
+	__s32 tai_offset_s;    /* out: TAI - UTC in s, as derived from realtime_ns (realtime clock) */
+	__u64 realtime_ns;     /* in: CLOCK_REALTIME read by user space just before the run (realtime clock) */
+	__u64 first_index;     /* out: tick index of the first grid point armed */
 };
 
 /* Value of sync_timer_states_<name>, keyed by CPU. Layout is a user-space contract. */
@@ -131,6 +194,12 @@ struct sync_timer_state {
 	__u32 cpu;
 	__u32 mode;
 	__u32 stopped;          /* 1 after a callback ran on the wrong CPU: not re-armed */
+	__u32 clock;            /* enum sync_timer_clock */
+	__s32 tai_offset_s;     /* TAI - UTC (realtime clock), taken at init */
+	__s64 realtime_offset_ns; /* realtime - monotonic at the last tick (realtime clock), else 0 */
+	__u64 next_index;       /* tick index of the grid point armed */
+	__u64 clock_steps;      /* clock steps seen (realtime clock): each re-aligned the grid */
+	__s64 last_step_ns;     /* size of the last clock step (new - old realtime offset) */
 };
 
 /*
@@ -148,12 +217,18 @@ struct sync_timer_grid_run {
 	__u32 flags;
 };
 
+/* Context of the shipped object's sync_timer_set_tai_offset (realtime grid). */
+struct sync_timer_tai_update {
+	__u32 cpu;
+	__s32 tai_offset_s; /* the kernel's TAI - UTC now */
+};
+
 /* Tick details handed to the user callback. Not a map layout. */
 struct sync_timer_tick {
 	__u32 cpu;         /* CPU the timer was armed for */
 	__u32 mode;        /* enum sync_timer_mode */
-	__u64 tick_index;  /* nominal_ns / interval_ns, same on all CPUs per grid point */
-	__u64 nominal_ns;  /* grid point this tick belongs to */
+	__u64 tick_index;  /* grid point / interval_ns on the grid's clock, same on all CPUs per grid point */
+	__u64 nominal_ns;  /* grid point this tick belongs to (CLOCK_MONOTONIC ns, also on a realtime grid) */
 	__u64 interval_ns;
 	__u64 fired_ns;    /* bpf_ktime_get_ns() at callback entry */
 	__u64 missed;      /* cumulative skipped grid points before this tick */
@@ -165,16 +240,22 @@ _Static_assert(sizeof(struct sync_timer_grid_run) == 48, "grid run size");
 _Static_assert(__builtin_offsetof(struct sync_timer_grid_run, missed) == 24, "missed");
 _Static_assert(__builtin_offsetof(struct sync_timer_grid_run, cpu) == 40, "cpu");
 _Static_assert(sizeof(enum sync_timer_init_error) == 4, "init error size");
-_Static_assert(sizeof(struct sync_timer_init_args) == 32, "init args size");
+_Static_assert(sizeof(enum sync_timer_clock) == 4, "clock size");
+_Static_assert(sizeof(struct sync_timer_tai_update) == 8, "tai update size");
+_Static_assert(sizeof(struct sync_timer_init_args) == 56, "init args size");
 _Static_assert(__builtin_offsetof(struct sync_timer_init_args, cpu) == 0, "cpu");
 _Static_assert(__builtin_offsetof(struct sync_timer_init_args, mode) == 4, "mode");
 _Static_assert(__builtin_offsetof(struct sync_timer_init_args, error) == 8, "error");
 _Static_assert(__builtin_offsetof(struct sync_timer_init_args, err_no) == 12, "err_no");
 _Static_assert(__builtin_offsetof(struct sync_timer_init_args, first_expiry_ns) == 16, "first_expiry_ns");
 _Static_assert(__builtin_offsetof(struct sync_timer_init_args, interval_ns) == 24, "interval_ns");
+_Static_assert(__builtin_offsetof(struct sync_timer_init_args, clock) == 32, "clock");
+_Static_assert(__builtin_offsetof(struct sync_timer_init_args, tai_offset_s) == 36, "tai_offset_s");
+_Static_assert(__builtin_offsetof(struct sync_timer_init_args, realtime_ns) == 40, "realtime_ns");
+_Static_assert(__builtin_offsetof(struct sync_timer_init_args, first_index) == 48, "first_index");
 
 _Static_assert(sizeof(struct bpf_timer) == 16, "bpf_timer size");
-_Static_assert(sizeof(struct sync_timer_state) == 88, "state size");
+_Static_assert(sizeof(struct sync_timer_state) == 128, "state size");
 _Static_assert(__builtin_offsetof(struct sync_timer_state, timer) == 0, "timer");
 _Static_assert(__builtin_offsetof(struct sync_timer_state, interval_ns) == 16, "interval_ns");
 _Static_assert(__builtin_offsetof(struct sync_timer_state, next_expected_ns) == 24, "next_expected_ns");
@@ -187,6 +268,12 @@ _Static_assert(__builtin_offsetof(struct sync_timer_state, last_rearm_error) == 
 _Static_assert(__builtin_offsetof(struct sync_timer_state, cpu) == 76, "cpu");
 _Static_assert(__builtin_offsetof(struct sync_timer_state, mode) == 80, "mode");
 _Static_assert(__builtin_offsetof(struct sync_timer_state, stopped) == 84, "stopped");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, clock) == 88, "clock");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, tai_offset_s) == 92, "tai_offset_s");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, realtime_offset_ns) == 96, "realtime_offset_ns");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, next_index) == 104, "next_index");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, clock_steps) == 112, "clock_steps");
+_Static_assert(__builtin_offsetof(struct sync_timer_state, last_step_ns) == 120, "last_step_ns");
 
 /* Arm `timer` for absolute CLOCK_MONOTONIC time `at` the way `mode` allows. */
 static __always_inline long __sync_timer_arm(struct bpf_timer *timer, __u32 mode, __u64 at)
@@ -204,11 +291,69 @@ static __always_inline long __sync_timer_arm(struct bpf_timer *timer, __u32 mode
 }
 
 /*
+ * realtime - monotonic now, as TAI - monotonic - the TAI-UTC offset, with the
+ * monotonic reading `*mono` it belongs to; `before` is a monotonic reading
+ * just taken (the tick's own, saving a helper call). Returns 0 when the TAI
+ * read was not bracketed tightly enough by monotonic reads to be trusted (an
+ * interrupt in between); *offset is then left alone. Wrapping u64 arithmetic
+ * stands for s64.
+ */
+static __always_inline int __sync_timer_realtime_offset(__s32 tai_offset_s, __u64 before, __u64 *mono,
+							__u64 *offset)
+{
+	__u64 tai = bpf_ktime_get_tai_ns();
+	__u64 after = bpf_ktime_get_ns();
+	__u64 mid = before + (after - before) / 2;
+
+	*mono = after;
+	if (after - before > SYNC_TIMER_CLOCK_READ_MAX_NS)
+		return 0;
+	*offset = tai - mid - (__u64)(__s64)tai_offset_s * 1000000000ULL;
+	return 1;
+}
+
+/* True when the state's grid is on CLOCK_REALTIME (compiled out unless enabled). */
+static __always_inline int __sync_timer_is_realtime(const struct sync_timer_state *state)
+{
+	return SYNC_TIMER_REALTIME_ENABLED && state->clock == SYNC_TIMER_CLOCK_REALTIME;
+}
+
+/*
+ * A realtime timer's check for a clock step since the last tick. Returns 1
+ * after a step: the grid is re-aligned to the new time (counted in
+ * clock_steps, next_index set to the grid point at or before now so that the
+ * tick's end arms the one after) and this callback publishes nothing, since
+ * it fired at an instant that is no grid point of the new time. Small changes
+ * are taken over silently.
+ */
+static __always_inline int __sync_timer_clock_stepped(struct sync_timer_state *state, __u64 before)
+{
+	__u64 mono = 0, offset = 0, delta;
+
+	if (!__sync_timer_realtime_offset(state->tai_offset_s, before, &mono, &offset))
+		return 0;
+	delta = offset - (__u64)state->realtime_offset_ns;
+	state->realtime_offset_ns = (__s64)offset;
+	if ((__s64)delta <= (__s64)SYNC_TIMER_CLOCK_STEP_NS && (__s64)delta >= -(__s64)SYNC_TIMER_CLOCK_STEP_NS)
+		return 0;
+	state->clock_steps++;
+	state->last_step_ns = (__s64)delta;
+	state->next_index = (mono + offset) / state->interval_ns;
+	return 1;
+}
+
+enum __sync_timer_begin {
+	__SYNC_TIMER_STOP = 0, /* wrong CPU: not re-armed */
+	__SYNC_TIMER_TICK = 1, /* call back, then re-arm */
+	__SYNC_TIMER_SKIP = 2, /* clock step: no call back, re-arm on the new grid */
+};
+
+/*
  * Start of a tick: account it and describe it in *tick. Runs before the user
- * callback. Returns 0 when the callback runs on another CPU than the one the
- * timer was armed for: that happens when its CPU went offline (the kernel
- * moves the timer) or, without CPU pinning, when it migrated. Such a timer
- * stops (not re-armed, counted in wrong_cpu, `stopped` set) instead of
+ * callback. Returns __SYNC_TIMER_STOP when the callback runs on another CPU
+ * than the one the timer was armed for: that happens when its CPU went offline
+ * (the kernel moves the timer) or, without CPU pinning, when it migrated. Such
+ * a timer stops (not re-armed, counted in wrong_cpu, `stopped` set) instead of
  * ticking on the wrong CPU forever; user space re-arms it on its CPU.
  */
 static __always_inline int __sync_timer_tick_begin(struct sync_timer_state *state,
@@ -221,41 +366,48 @@ static __always_inline int __sync_timer_tick_begin(struct sync_timer_state *stat
 	if (bpf_get_smp_processor_id() != state->cpu) {
 		state->wrong_cpu++;
 		state->stopped = 1;
-		return 0;
+		return __SYNC_TIMER_STOP;
 	}
+	if (__sync_timer_is_realtime(state) && __sync_timer_clock_stepped(state, now))
+		return __SYNC_TIMER_SKIP;
 	state->ticks++;
 	state->last_fired_ns = now;
 
 	tick->cpu = state->cpu;
 	tick->mode = state->mode;
-	tick->tick_index = interval ? nominal / interval : 0;
+	tick->tick_index = state->next_index;
 	tick->nominal_ns = nominal;
 	tick->interval_ns = interval;
 	tick->fired_ns = now;
 	tick->missed = state->missed;
 	tick->ticks = state->ticks;
-	return 1;
+	return __SYNC_TIMER_TICK;
 }
 
-/* End of a tick: pick the next grid point still in the future and re-arm. */
+/*
+ * End of a tick: pick the next grid point still in the future and re-arm.
+ * The grid is index * interval on the grid's clock, monotonic + offset (0 on
+ * CLOCK_MONOTONIC), and the timer is armed for its monotonic instant.
+ */
 static __always_inline void __sync_timer_tick_end(struct sync_timer_state *state)
 {
 	__u64 interval = state->interval_ns;
-	__u64 nominal = state->next_expected_ns;
-	__u64 next = nominal + interval;
+	__u64 offset = __sync_timer_is_realtime(state) ? (__u64)state->realtime_offset_ns : 0;
+	__u64 index = state->next_index + 1;
 	/* read after the user callback so its run time counts */
-	__u64 now = bpf_ktime_get_ns();
-	__u64 skipped;
+	__u64 now = bpf_ktime_get_ns() + offset;
+	__u64 next;
 	long ret;
 
 	if (interval == 0)
 		return; /* unreachable: init rejects it; avoids a div by 0 */
 
-	if (next <= now) {
-		skipped = (now - nominal) / interval;
-		next = nominal + (skipped + 1) * interval;
-		state->missed += skipped;
+	if (index * interval <= now) {
+		state->missed += now / interval - state->next_index;
+		index = now / interval + 1;
 	}
+	next = index * interval - offset;
+	state->next_index = index;
 	state->next_expected_ns = next;
 
 	ret = __sync_timer_arm(&state->timer, state->mode, next);
@@ -272,6 +424,27 @@ static __always_inline void __sync_timer_tick_end(struct sync_timer_state *state
 }
 
 /*
+ * Init's realtime part: the TAI-UTC offset from user space's realtime reading
+ * (whole seconds: kernels keep it so; the reading is at most a few ms old) and
+ * realtime - monotonic now. Returns the monotonic reading taken with it.
+ */
+static __always_inline __u64 __sync_timer_init_realtime(struct sync_timer_init_args *args,
+							 struct sync_timer_state *state)
+{
+	__u64 mono = 0, offset = 0;
+	/* + 0.5 s rounds to the nearest second; TAI is never behind UTC */
+	__u64 tai_minus_utc = bpf_ktime_get_tai_ns() + 500000000ULL - args->realtime_ns;
+
+	state->tai_offset_s = (__s32)(tai_minus_utc / 1000000000ULL);
+	args->tai_offset_s = state->tai_offset_s;
+	/* an unbracketed read still beats none; the first tick refines it */
+	if (!__sync_timer_realtime_offset(state->tai_offset_s, bpf_ktime_get_ns(), &mono, &offset))
+		offset = bpf_ktime_get_tai_ns() - bpf_ktime_get_ns() - (__u64)(__s64)state->tai_offset_s * 1000000000ULL;
+	state->realtime_offset_ns = (__s64)offset;
+	return bpf_ktime_get_ns();
+}
+
+/*
  * Body of the init program; `timer_cb` is the generated timer callback.
  * `args` is a stack copy of the context: the verifier rejects ctx stores
  * through the offset pointers clang likes to form across many exit paths.
@@ -283,16 +456,23 @@ static __always_inline void __sync_timer_init(struct sync_timer_init_args *args,
 	struct sync_timer_state *state;
 	__u32 cpu = args->cpu;
 	__u32 mode = args->mode;
-	__u64 now, first;
+	__u32 clock = args->clock;
+	__u64 now, offset = 0, index;
 	long ret;
 
 	args->error = SYNC_TIMER_SUCCESS;
 	args->err_no = 0;
 	args->first_expiry_ns = 0;
+	args->first_index = 0;
+	args->tai_offset_s = 0;
 	args->interval_ns = interval;
 
-	if (mode > SYNC_TIMER_MODE_LEGACY) {
+	if (mode > SYNC_TIMER_MODE_LEGACY || clock > SYNC_TIMER_CLOCK_REALTIME) {
 		args->error = SYNC_TIMER_INVALID_OPTION;
+		return;
+	}
+	if (clock == SYNC_TIMER_CLOCK_REALTIME && (!SYNC_TIMER_REALTIME_ENABLED || mode == SYNC_TIMER_MODE_LEGACY)) {
+		args->error = SYNC_TIMER_CLOCK_UNSUPPORTED;
 		return;
 	}
 	if (interval < SYNC_TIMER_MIN_INTERVAL_NS) {
@@ -317,6 +497,7 @@ static __always_inline void __sync_timer_init(struct sync_timer_init_args *args,
 		return;
 	}
 
+	/* CLOCK_MONOTONIC also for a realtime grid: see "Realtime grid" above */
 	ret = bpf_timer_init(&state->timer, states_map, CLOCK_MONOTONIC);
 	if (ret < 0) {
 		args->error = SYNC_TIMER_TIMER_INIT_FAILED;
@@ -330,24 +511,32 @@ static __always_inline void __sync_timer_init(struct sync_timer_init_args *args,
 		return;
 	}
 
-	now = bpf_ktime_get_ns();
-	first = (now / interval + 1) * interval;
+	state->clock = clock;
+	if (SYNC_TIMER_REALTIME_ENABLED && clock == SYNC_TIMER_CLOCK_REALTIME) {
+		now = __sync_timer_init_realtime(args, state);
+		offset = (__u64)state->realtime_offset_ns;
+	} else {
+		now = bpf_ktime_get_ns();
+	}
+	index = (now + offset) / interval + 1;
 
 	/* set before starting: the callback may run as soon as it is armed */
 	state->interval_ns = interval;
-	state->next_expected_ns = first;
+	state->next_index = index;
+	state->next_expected_ns = index * interval - offset;
 	state->cpu = cpu;
 	state->mode = mode;
 
 	/* no fallback here: an -EINVAL tells user space the mode is unsupported */
-	ret = __sync_timer_arm(&state->timer, mode, first);
+	ret = __sync_timer_arm(&state->timer, mode, state->next_expected_ns);
 	if (ret < 0) {
 		args->error = SYNC_TIMER_TIMER_START_FAILED;
 		args->err_no = ret;
 		return;
 	}
 
-	args->first_expiry_ns = first;
+	args->first_expiry_ns = index * interval - offset;
+	args->first_index = index;
 	return;
 }
 
@@ -379,12 +568,15 @@ typedef sync_timer_cpu_callback_t sync_timer_legacy_callback_t;
 					 struct sync_timer_state *__st_state)   \
 	{                                                                       \
 		struct sync_timer_tick __st_tick = {};                          \
+		int __st_begin;                                                 \
                                                                                 \
 		(void)__st_map;                                                 \
 		(void)__st_key;                                                 \
-		if (!__sync_timer_tick_begin(__st_state, &__st_tick))           \
+		__st_begin = __sync_timer_tick_begin(__st_state, &__st_tick);   \
+		if (__st_begin == __SYNC_TIMER_STOP)                            \
 			return 0;                                               \
-		__SYNC_TIMER_CALL(_callback, __st_tick.cpu, &__st_tick);        \
+		if (__st_begin == __SYNC_TIMER_TICK)                            \
+			__SYNC_TIMER_CALL(_callback, __st_tick.cpu, &__st_tick); \
 		__sync_timer_tick_end(__st_state);                              \
 		return 0;                                                       \
 	}                                                                       \
@@ -396,12 +588,16 @@ typedef sync_timer_cpu_callback_t sync_timer_legacy_callback_t;
                                                                                 \
 		__st_args.cpu = __st_ctx->cpu;                                  \
 		__st_args.mode = __st_ctx->mode;                                \
+		__st_args.clock = __st_ctx->clock;                              \
+		__st_args.realtime_ns = __st_ctx->realtime_ns;                  \
 		__sync_timer_init(&__st_args, &sync_timer_states_##_name,       \
 				  sync_timer_cb_##_name, (_interval_ns));       \
 		__st_ctx->error = __st_args.error;                              \
 		__st_ctx->err_no = __st_args.err_no;                            \
 		__st_ctx->first_expiry_ns = __st_args.first_expiry_ns;          \
 		__st_ctx->interval_ns = __st_args.interval_ns;                  \
+		__st_ctx->tai_offset_s = __st_args.tai_offset_s;                \
+		__st_ctx->first_index = __st_args.first_index;                  \
 		return 0;                                                       \
 	}
 

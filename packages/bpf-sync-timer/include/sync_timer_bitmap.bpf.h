@@ -3,7 +3,11 @@
  * sync_timer_bitmap.bpf.h - consumer side of the shared sync timer.
  *
  * The shared timer object (bpf/sync_timer.bpf.c) fires one bpf_timer per CPU
- * on every multiple of the interval (CLOCK_MONOTONIC). On each tick it fills
+ * on every multiple of the interval (CLOCK_MONOTONIC, or CLOCK_REALTIME when
+ * started with clock 'realtime': then tick_index is the wall-clock grid point
+ * / interval, the same on every host with a synchronised clock, and
+ * tick_index * interval_ns that grid point in ns since the epoch; nominal_ns
+ * and fired_ns stay CLOCK_MONOTONIC either way). On each tick it fills
  * this CPU's entry of the `sync_timer_bitmap` per-CPU array and then sets all
  * 64 bits of trigger_mask. A subscriber owns one bit (an id in 0..63 handed
  * out by user space) and, from a program attached to
@@ -65,8 +69,8 @@
 struct sync_timer_bitmap_entry {
 	__u32 expected_cpu;  /* CPU this tick was armed for */
 	__u64 trigger_mask;  /* all bits set on every tick; subscribers clear theirs */
-	__u64 tick_index;    /* nominal_ns / interval_ns, equal across CPUs per grid point */
-	__u64 nominal_ns;    /* grid point (CLOCK_MONOTONIC ns) of this tick */
+	__u64 tick_index;    /* grid point / interval_ns on the grid's clock (monotonic: nominal_ns / interval_ns), equal across CPUs per grid point */
+	__u64 nominal_ns;    /* grid point (CLOCK_MONOTONIC ns) of this tick, also on a realtime grid */
 	__u64 interval_ns;
 	__u64 fired_ns;      /* bpf_ktime_get_ns() when the callback ran */
 	__u64 missed;        /* grid points skipped on this CPU so far (cumulative) */

@@ -6,14 +6,16 @@
 import { SyncTimerErrorCode } from './errors';
 import {
   sync_timer_bitmap_entry,
+  sync_timer_clock,
   sync_timer_init_args,
   sync_timer_init_error,
   sync_timer_mode,
   sync_timer_state,
+  sync_timer_tai_update,
 } from './abi/sync_timer.skel';
 import { tick_record } from './abi/tick_probe.skel';
 
-export { sync_timer_bitmap_entry, sync_timer_init_args, sync_timer_init_error, sync_timer_mode, sync_timer_state, tick_record };
+export { sync_timer_bitmap_entry, sync_timer_clock, sync_timer_init_args, sync_timer_init_error, sync_timer_mode, sync_timer_state, sync_timer_tai_update, tick_record };
 
 /** Prefix of the C enumerators that name a SyncTimerError code. */
 const ERROR_PREFIX = 'SYNC_TIMER_';
@@ -44,5 +46,16 @@ export function modeValue(mode: string): number {
   const name = `SYNC_TIMER_MODE_${mode.toUpperCase()}`;
   const value = (sync_timer_mode as unknown as Record<string, unknown>)[name];
   if (typeof value !== 'number') throw new Error(`sync_timer.bpf.o's enum sync_timer_mode has no ${name}: the object and this package disagree (rebuild)`);
+  return value;
+}
+
+/**
+ * The `enum sync_timer_clock` value of a grid clock: `SYNC_TIMER_CLOCK_<CLOCK>`. Throws when
+ * the object's enum has no such enumerator (the C and the TypeScript clocks disagree).
+ */
+export function clockValue(clock: string): number {
+  const name = `SYNC_TIMER_CLOCK_${clock.toUpperCase()}`;
+  const value = (sync_timer_clock as unknown as Record<string, unknown>)[name];
+  if (typeof value !== 'number') throw new Error(`sync_timer.bpf.o's enum sync_timer_clock has no ${name}: the object and this package disagree (rebuild)`);
   return value;
 }

@@ -3,7 +3,7 @@
 import { allowedCpus, checkOptions, onlineCpus, optionNames, possibleCpus, runOnCpus, type BpfProgram } from '@bpf-sync-timer/libbpf';
 import { selectCpus, type SkippedCpu } from './cpus';
 import { SyncTimerError } from './errors';
-import { armTimers, decodeInitRun, encodeInitArgs, MODES, needsTimerMigrationOff, type CpuArmResult, type ModeOption, type ModeWrapper, type TimerMode } from './modes';
+import { armTimers, clockRefusal, CLOCKS, decodeInitRun, encodeInitArgs, MODES, modeSupportsClock, needsTimerMigrationOff, type CpuArmResult, type ModeOption, type ModeWrapper, type TimerClock, type TimerMode } from './modes';
 import { checkTimerMigrationAccess, recoverStaleTimerMigration, safeLog, withTimerMigrationDisabled, type Log } from './sysctl';
 
 /** Options shared by `SyncTimer.start` and `initSyncTimerProgram`. */
@@ -14,10 +14,22 @@ export interface ArmOptions {
   cpus?: number[];
   /** Receives the timer's decisions (default: warnings to stderr). */
   logger?: Log;
+  /**
+   * The grid's clock: 'monotonic' (default) or 'realtime', ticks at multiples of the interval
+   * on CLOCK_REALTIME, so that the tick index (wall-clock ns / interval) is the same on every
+   * host with a synchronised clock. Modes: modern (Linux 6.7), intermediate (6.4) and thread;
+   * legacy mode refuses it (CLOCK_UNSUPPORTED), 'auto' skips legacy for it. A clock step
+   * re-aligns the grid within one interval, counted in `stats()[i].clockSteps`.
+   *
+   * @example
+   * using timer = await SyncTimer.start(1_000_000, { clock: 'realtime' });
+   * // tick k on every host fires at k * 1 ms of UTC
+   */
+  clock?: TimerClock;
 }
 
 /** The names of `ArmOptions`, in the order messages list them. */
-export const ARM_OPTION_NAMES = optionNames<ArmOptions>()('mode', 'cpus', 'logger');
+export const ARM_OPTION_NAMES = optionNames<ArmOptions>()('mode', 'cpus', 'logger', 'clock');
 
 /**
  * Rejects an options object that is not a plain object or has a name not in `known`
@@ -33,6 +45,7 @@ export interface Armed {
   modeReason: string;
   cpus: number[];
   skippedCpus: SkippedCpu[];
+  clock: TimerClock;
 }
 
 /** The default logger: warnings to stderr, the rest only with NODE_DEBUG=sync-timer. */
@@ -42,7 +55,7 @@ export const defaultLog: Log = (level, message) => {
 };
 
 /** Validates the shared options; INVALID_OPTION names the bad one. */
-export function checkArmOptions(options: ArmOptions): Required<Pick<ArmOptions, 'mode' | 'logger'>> & Pick<ArmOptions, 'cpus'> {
+export function checkArmOptions(options: ArmOptions): Required<Pick<ArmOptions, 'mode' | 'logger' | 'clock'>> & Pick<ArmOptions, 'cpus'> {
   if (options === null || typeof options !== 'object') throw new SyncTimerError('INVALID_OPTION', 'options must be an object');
   const mode = options.mode ?? 'auto';
   if (mode !== 'auto' && !MODES.includes(mode as TimerMode)) {
@@ -57,7 +70,12 @@ export function checkArmOptions(options: ArmOptions): Required<Pick<ArmOptions, 
     throw new SyncTimerError('INVALID_OPTION', 'options.logger must be a function (level, message) => void');
   }
   // A logger that throws must not break arming, nor hide the error being reported.
-  return { mode, logger: safeLog(options.logger ?? defaultLog), cpus: options.cpus };
+  const clock = options.clock === undefined ? 'monotonic' : options.clock;
+  if (!CLOCKS.includes(clock)) {
+    throw new SyncTimerError('INVALID_OPTION', `options.clock must be 'monotonic' or 'realtime', got ${JSON.stringify(options.clock)}`);
+  }
+  if (mode !== 'auto' && !modeSupportsClock(mode as TimerMode, clock)) throw clockRefusal(mode as TimerMode);
+  return { mode, logger: safeLog(options.logger ?? defaultLog), cpus: options.cpus, clock };
 }
 
 /** Chooses the CPUs; NO_CPUS when none is left. */
@@ -71,8 +89,8 @@ export function chooseCpus(requested: number[] | undefined): { cpus: number[]; s
 }
 
 /** Runs the init program once per CPU, each from a thread pinned to that CPU. */
-export async function runInit(program: BpfProgram, cpus: number[], mode: TimerMode): Promise<CpuArmResult[]> {
-  const results = await Promise.all(cpus.map((cpu) => runOnCpus(program, [cpu], encodeInitArgs(cpu, mode))));
+export async function runInit(program: BpfProgram, cpus: number[], mode: TimerMode, clock: TimerClock = 'monotonic'): Promise<CpuArmResult[]> {
+  const results = await Promise.all(cpus.map((cpu) => runOnCpus(program, [cpu], encodeInitArgs(cpu, mode, clock))));
   return results.flat().map((r) => decodeInitRun(r, mode));
 }
 
@@ -102,8 +120,9 @@ export async function armProgram(program: BpfProgram, options: ArmOptions): Prom
   for (const s of skipped) log('info', `CPU ${s.cpu} skipped: ${s.reason}`);
   recoverStaleTimerMigration(log);
 
-  const outcome = await armTimers((list, mode) => runInit(program, list, mode), cpus, opts.mode, modeWrapper(log), (m) => log('info', m));
+  const clock = opts.clock;
+  const outcome = await armTimers((list, mode) => runInit(program, list, mode, clock), cpus, opts.mode, modeWrapper(log), (m) => log('info', m), clock);
   // (opts.mode is narrowed to the bpf_timer modes above)
-  log('info', `armed CPUs ${cpus.join(',')} in ${outcome.reason}`);
-  return { mode: outcome.mode, modeReason: outcome.reason, cpus, skippedCpus: skipped };
+  log('info', `armed CPUs ${cpus.join(',')} on CLOCK_${clock.toUpperCase()} in ${outcome.reason}`);
+  return { mode: outcome.mode, modeReason: outcome.reason, cpus, skippedCpus: skipped, clock };
 }

@@ -8,7 +8,7 @@ export { bpfCflags } from './cli/include-dir';
 export { SyncTimer, initSyncTimerProgram, includeDir, TIMER_OBJECT_PATH, type SyncTimerOptions, type InitProgramOptions, type ProgramTimer } from './sync-timer';
 export { SyncTimerError, SyncTimerErrorCode, type SyncTimerErrorDetails } from './errors';
 export { MIN_INTERVAL_NS, MAX_INTERVAL_NS, checkInterval } from './interval';
-export { MODES, MODE_INFO, type TimerMode, type ModeOption } from './modes';
+export { CLOCKS, MODES, MODE_INFO, REALTIME_REFUSAL, type TimerClock, type TimerMode, type ModeOption } from './modes';
 export { MAX_SUBSCRIBERS, Subscriber, type SubscribeOptions, type IdSection } from './subscribers';
 export type { SkippedCpu, SkipReason } from './cpus';
 export type { CpuTimerStats } from './stats';

@@ -37,16 +37,64 @@ export const MODE_INFO: Record<TimerMode, { value: number; flags: string; accept
   thread: { get value() { return abi().modeValue('thread'); }, flags: 'no bpf_timer', accepted: 'it needs no bpf_timer', minKernel: '5.15', description: 'a real-time thread pinned to each CPU publishes the ticks at absolute grid times' },
 };
 
+/**
+ * The clock whose multiples of the interval are the grid: 'monotonic' (default: aligned
+ * across the CPUs of one host) or 'realtime' (CLOCK_REALTIME: tick index = wall-clock time /
+ * interval, the same on every host whose clock is synchronised, so a fleet's ticks join on
+ * it). 'realtime' needs an absolute-expiry mode: modern (Linux 6.7), intermediate (6.4) or
+ * thread (5.15); legacy mode refuses it (see `REALTIME_REFUSAL`).
+ *
+ * @example
+ * const clock: TimerClock = process.env.FLEET ? 'realtime' : 'monotonic';
+ * using timer = await SyncTimer.start(1_000_000, { clock });
+ */
+export type TimerClock = 'monotonic' | 'realtime';
+
+/**
+ * The clocks, default first (for validating input, e.g. a CLI flag).
+ *
+ * @example
+ * if (!CLOCKS.includes(flag as TimerClock)) throw new Error(`--clock: ${flag}?`);
+ */
+export const CLOCKS: readonly TimerClock[] = ['monotonic', 'realtime'];
+
+/**
+ * Why legacy mode cannot run a realtime grid, in one sentence: the cause in the
+ * CLOCK_UNSUPPORTED error of `SyncTimer.start(ns, { clock: 'realtime', mode: 'legacy' })`.
+ *
+ * @example
+ * console.log(REALTIME_REFUSAL); // "legacy mode cannot align ticks to CLOCK_REALTIME: ..."
+ */
+export const REALTIME_REFUSAL = 'legacy mode cannot align ticks to CLOCK_REALTIME: it is the mode of kernels before 6.4, which lack absolute bpf_timer expiry, and before 6.1 a BPF program has no way to read the wall clock at all (bpf_ktime_get_tai_ns came with 6.1)';
+
+/** True when `mode` can keep a grid on `clock`. */
+export function modeSupportsClock(mode: TimerMode, clock: TimerClock): boolean {
+  return clock === 'monotonic' || mode !== 'legacy';
+}
+
+/** The bpf_timer modes 'auto' probes for `clock`, in order. */
+export function bpfTimerModesFor(clock: TimerClock): readonly BpfTimerMode[] {
+  return BPF_TIMER_MODES.filter((m) => modeSupportsClock(m, clock));
+}
+
 /** True for modes that rely on kernel.timer_migration = 0 while arming. */
 export function needsTimerMigrationOff(mode: TimerMode): boolean {
   return mode === 'intermediate' || mode === 'legacy';
 }
 
-/** Encodes the init program's context (`struct sync_timer_init_args`) for one CPU. */
-export function encodeInitArgs(cpu: number, mode: TimerMode): Buffer {
-  const args = abi().sync_timer_init_args;
-  return args.encode({ cpu, mode: MODE_INFO[mode].value, error: 0, err_no: 0, first_expiry_ns: 0n, interval_ns: 0n },
-    Buffer.alloc(args.size)) as Buffer;
+/** CLOCK_REALTIME now in ns, from Date.now(): init only needs it to the nearest second. */
+export const realtimeNowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
+
+/**
+ * Encodes the init program's context (`struct sync_timer_init_args`) for one CPU; a realtime
+ * grid gets the wall clock read now, from which init derives the kernel's TAI - UTC offset.
+ */
+export function encodeInitArgs(cpu: number, mode: TimerMode, clock: TimerClock = 'monotonic', now = realtimeNowNs): Buffer {
+  const { sync_timer_init_args: args, clockValue } = abi();
+  return args.encode({
+    cpu, mode: MODE_INFO[mode].value, error: 0, err_no: 0, first_expiry_ns: 0n, interval_ns: 0n,
+    clock: clockValue(clock), tai_offset_s: 0, realtime_ns: clock === 'realtime' ? now() : 0n, first_index: 0n,
+  }, Buffer.alloc(args.size)) as Buffer;
 }
 
 /** One CPU's raw run result (from runOnCpus). */
@@ -63,6 +111,8 @@ export interface CpuArmResult {
   error?: SyncTimerError;
   /** The first grid point armed (CLOCK_MONOTONIC ns). */
   firstExpiryNs?: bigint;
+  /** Its tick index (grid point on the grid's clock / interval). */
+  firstIndex?: bigint;
 }
 
 /** Interprets one CPU's run of the init program. */
@@ -80,9 +130,14 @@ export function decodeInitRun(run: RawCpuRun, mode: TimerMode): CpuArmResult {
   }
   const out = sync_timer_init_args.decode(run.ctxOut);
   const name = initErrorCode(out.error);
-  if (name === undefined) return { cpu, firstExpiryNs: out.first_expiry_ns };
+  if (name === undefined) return { cpu, firstExpiryNs: out.first_expiry_ns, firstIndex: out.first_index };
   const errNo = -out.err_no;
   const why = errNo ? ` (errno ${errNo})` : '';
+  if (name === 'CLOCK_UNSUPPORTED') {
+    const cause = mode === 'legacy' ? REALTIME_REFUSAL
+      : 'the object was built without SYNC_TIMER_REALTIME_ENABLED (define it true before including sync_timer.bpf.h, e.g. a const volatile set before load)';
+    return { cpu, error: new SyncTimerError(name, `arming the ${mode} timer on CPU ${cpu} on CLOCK_REALTIME failed: ${cause}`, { cpu }) };
+  }
   return {
     cpu,
     error: new SyncTimerError(name, `arming the ${mode} timer on CPU ${cpu} failed: ${name}${why}`, { cpu, errno: errNo || undefined }),
@@ -115,8 +170,9 @@ export function isModeUnsupported(e: SyncTimerError | undefined): boolean {
  * mode is accepted.
  */
 export async function armTimers(run: ArmRunner, cpus: number[], requested: BpfTimerMode | 'auto', wrap: ModeWrapper,
-  log: (message: string) => void): Promise<ArmOutcome> {
-  const candidates: readonly BpfTimerMode[] = requested === 'auto' ? BPF_TIMER_MODES : [requested];
+  log: (message: string) => void, clock: TimerClock = 'monotonic'): Promise<ArmOutcome> {
+  if (requested !== 'auto' && !modeSupportsClock(requested, clock)) throw clockRefusal(requested);
+  const candidates: readonly BpfTimerMode[] = requested === 'auto' ? bpfTimerModesFor(clock) : [requested];
   const rejected: Partial<Record<BpfTimerMode, SyncTimerError>> = {};
   for (const mode of candidates) {
     const results = await wrap(mode, async () => {
@@ -135,7 +191,15 @@ export async function armTimers(run: ArmRunner, cpus: number[], requested: BpfTi
     log(`${mode} mode rejected by the kernel (EINVAL from bpf_timer_start with ${info.flags})`);
   }
   if (requested !== 'auto') throw rejected[requested]!;
+  if (clock === 'realtime') {
+    throw new SyncTimerError('ALL_MODES_FAILED', 'the kernel accepts neither modern nor intermediate mode, the bpf_timer modes that can keep a CLOCK_REALTIME grid (absolute expiry needs Linux 6.4 or newer); thread mode can', { modes: rejected });
+  }
   throw new SyncTimerError('ALL_MODES_FAILED', 'the kernel accepts none of the timer modes (modern, intermediate, legacy): bpf_timer needs Linux 5.15 or newer', { modes: rejected });
+}
+
+/** CLOCK_UNSUPPORTED for a mode that cannot keep a realtime grid, before anything is armed. */
+export function clockRefusal(mode: TimerMode): SyncTimerError {
+  return new SyncTimerError('CLOCK_UNSUPPORTED', `clock 'realtime' is refused in ${mode} mode: ${REALTIME_REFUSAL}; use mode 'modern' (Linux 6.7), 'intermediate' (6.4), 'thread' or 'auto'`);
 }
 
 function throwFailures(results: CpuArmResult[]): void {

@@ -21,6 +21,19 @@ export interface CpuTimerStats {
   lastFiredNs: bigint;
   /** True when the timer found itself on another CPU and stopped (until re-armed). */
   stopped: boolean;
+  /**
+   * Clock steps seen (clock 'realtime': the wall clock set or jumped by more than 50 µs);
+   * each re-aligned the grid to the new time within one interval, without a burst. Always 0
+   * on a monotonic grid.
+   */
+  clockSteps: bigint;
+  /** Size of the last clock step in ns (new - old realtime - monotonic; negative: set back), 0 if none. */
+  lastClockStepNs: bigint;
+}
+
+/** The counters of a CPU that has none yet. */
+export function emptyStats(cpu: number): CpuTimerStats {
+  return { cpu, ticks: 0n, missed: 0n, rearmFailures: 0n, wrongCpu: 0n, lastRearmError: 0, nextExpectedNs: 0n, lastFiredNs: 0n, stopped: false, clockSteps: 0n, lastClockStepNs: 0n };
 }
 
 /** Decodes `struct sync_timer_state` (its codec from sync_timer.bpf.o's BTF; the bpf_timer reads as zeros). */
@@ -36,6 +49,8 @@ export function decodeState(cpu: number, v: Uint8Array): CpuTimerStats {
     lastFiredNs: s.last_fired_ns,
     lastRearmError: s.last_rearm_error,
     stopped: s.stopped !== 0,
+    clockSteps: s.clock_steps,
+    lastClockStepNs: s.last_step_ns,
   };
 }
 
@@ -43,6 +58,6 @@ export function decodeState(cpu: number, v: Uint8Array): CpuTimerStats {
 export function readStats(states: BpfMap, cpus: readonly number[]): CpuTimerStats[] {
   return cpus.map((cpu) => {
     const v = states.lookup(cpu);
-    return v ? decodeState(cpu, v) : { cpu, ticks: 0n, missed: 0n, rearmFailures: 0n, wrongCpu: 0n, lastRearmError: 0, nextExpectedNs: 0n, lastFiredNs: 0n, stopped: false };
+    return v ? decodeState(cpu, v) : emptyStats(cpu);
   });
 }

@@ -9,7 +9,8 @@ import { SyncTimerError } from './errors';
 import { checkInterval } from './interval';
 import { checkKernel, isPreemptRt, privilegeProblem } from './kernel';
 import { latenessDecoder, readLateness, type CpuLatenessHistogram } from './lateness';
-import { MODE_INFO, type CpuArmResult, type TimerMode } from './modes';
+import { MODE_INFO, type CpuArmResult, type TimerClock, type TimerMode } from './modes';
+import { TaiOffsetKeeper } from './realtime';
 import { readStats, type CpuTimerStats } from './stats';
 import { IdAllocator, subscribeObject, type SubscribeOptions, type Subscriber, type SubscriberHost } from './subscribers';
 import { DEFAULT_THREAD_PRIORITY, ThreadTicker } from './thread-mode';
@@ -24,7 +25,8 @@ export const includeDir: string = path.resolve(__dirname, '..', '..', 'include')
 export interface SyncTimerOptions extends ArmOptions {
   /**
    * How often (ms) to check for CPUs going offline or coming back, and re-arm them
-   * (default 1000; the re-arm delay is at most this). `false` turns it off.
+   * (default 1000; the re-arm delay is at most this), and, on a realtime grid in a bpf_timer
+   * mode, for a change of the kernel's TAI - UTC offset. `false` turns both off.
    */
   watchCpusMs?: number | false;
   /**
@@ -49,11 +51,14 @@ const STATES_MAP = 'sync_timer_states_shared';
 const LATENESS_MAP = 'sync_timer_lateness';
 const INIT_PROGRAM = 'sync_timer_init_shared';
 const THREAD_PROGRAM = 'sync_timer_thread_tick';
+const TAI_PROGRAM = 'sync_timer_set_tai_offset';
 
 /**
- * A tick on every armed CPU at every multiple of `intervalNs` (CLOCK_MONOTONIC), published
- * in the per-CPU `sync_timer_bitmap` map for up to 64 subscriber programs. Hold it for as
- * long as ticks are needed; `close()` stops them. Needs Linux 5.15 (modes: see `mode`).
+ * A tick on every armed CPU at every multiple of `intervalNs` (CLOCK_MONOTONIC, or
+ * CLOCK_REALTIME with `clock: 'realtime'`), published in the per-CPU `sync_timer_bitmap` map
+ * for up to 64 subscriber programs. Hold it for as long as ticks are needed; `close()` stops
+ * them. Needs Linux 5.15 (modes: see `mode`; a realtime grid: 6.4 in the bpf_timer modes,
+ * 5.15 in thread mode).
  *
  * @example
  * using timer = await SyncTimer.start(1_000_000); // 1 ms
@@ -80,6 +85,7 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
   readonly #lateness: boolean;
   #decodeLateness: ReturnType<typeof latenessDecoder> | undefined;
   readonly #threads: ThreadTicker | undefined;
+  readonly #clock: TimerClock;
 
   private constructor(object: BpfObject, intervalNs: bigint, armed: Armed, options: SyncTimerOptions, threads?: ThreadTicker) {
     super();
@@ -87,6 +93,7 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
     this.#intervalNs = intervalNs;
     this.#mode = armed.mode;
     this.#modeReason = armed.modeReason;
+    this.#clock = armed.clock;
     this.#skipped = Object.freeze(armed.skippedCpus.map((s) => Object.freeze({ ...s })));
     this.#lateness = options.latenessHistogram ?? true;
     this.#threads = threads;
@@ -102,8 +109,19 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
       now: () => Date.now(),
     });
     const every = options.watchCpusMs ?? 1000;
+    // a realtime bpf_timer grid's TAI - UTC offset is checked as often as the CPUs
+    const tai = armed.clock === 'realtime' && !threads
+      ? new TaiOffsetKeeper(() => this.#live().map(STATES_MAP), () => this.#live().program(TAI_PROGRAM), (m) => log('warn', m))
+      : undefined;
     if (every !== false) {
-      this.#watchTimer = setInterval(() => void this.#watcher.check().catch((e) => log('warn', `CPU check failed: ${(e as Error).message}`)), every);
+      this.#watchTimer = setInterval(() => {
+        void this.#watcher.check().catch((e) => log('warn', `CPU check failed: ${(e as Error).message}`));
+        try {
+          tai?.check(this.cpus);
+        } catch (e) {
+          log('warn', `TAI offset check failed: ${(e as Error).message}`);
+        }
+      }, every);
       this.#watchTimer.unref();
     }
   }
@@ -120,7 +138,9 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
   /**
    * Loads the timer and arms it on every selected CPU. Rejects with a SyncTimerError:
    * INTERVAL_* and INVALID_OPTION (bad values, unknown names) before anything is loaded,
-   * UNSUPPORTED_KERNEL, OPEN_FAILED/LOAD_FAILED, a per-CPU code, MODE_UNSUPPORTED or
+   * CLOCK_UNSUPPORTED (clock 'realtime' in legacy mode, or in a forced bpf_timer mode on a
+   * kernel without bpf_ktime_get_tai_ns), UNSUPPORTED_KERNEL, OPEN_FAILED/LOAD_FAILED, a
+   * per-CPU code, MODE_UNSUPPORTED or
    * ALL_MODES_FAILED. Leaves nothing behind on failure.
    */
   static async start(intervalNs: number | bigint, options: SyncTimerOptions = {}): Promise<SyncTimer> {
@@ -141,6 +161,7 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
     checkKernel();
     const requested = options.mode ?? 'auto';
     const lateness = options.latenessHistogram ?? true;
+    const clock = options.clock ?? 'monotonic';
     if (isPreemptRt()) {
       if (requested !== 'auto' && requested !== 'thread') {
         throw new SyncTimerError('MODE_UNSUPPORTED', `mode '${requested}' needs bpf_timer, which the verifier of this PREEMPT_RT kernel refuses: use mode 'thread' or 'auto'`);
@@ -153,11 +174,9 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
     checkModePrivileges(requested);
     let object: BpfObject;
     try {
-      object = loadTimerObject(interval, lateness, false);
+      object = loadTimerObject(interval, lateness, false, clock);
     } catch (e) {
-      const refused = timerRefusal(e);
-      if (requested !== 'auto' || refused === undefined) throw e;
-      return SyncTimer.#startThreads(interval, options, lateness, `the verifier refused bpf_timer (${refused})`);
+      return SyncTimer.#startThreads(interval, options, lateness, threadFallback(e, requested, clock));
     }
     try {
       const armed = await armProgram(object.program(INIT_PROGRAM), options);
@@ -165,7 +184,9 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
     } catch (e) {
       object.close();
       if (requested === 'auto' && e instanceof SyncTimerError && e.code === 'ALL_MODES_FAILED') {
-        return SyncTimer.#startThreads(interval, options, lateness, 'the kernel accepts none of the bpf_timer modes');
+        return SyncTimer.#startThreads(interval, options, lateness, clock === 'realtime'
+          ? 'the kernel accepts neither modern nor intermediate mode, the bpf_timer modes that can keep a CLOCK_REALTIME grid (Linux 6.4)'
+          : 'the kernel accepts none of the bpf_timer modes');
       }
       throw e;
     }
@@ -176,8 +197,9 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
     const log = options.logger ?? defaultLog;
     const { cpus, skipped } = chooseCpus(options.cpus);
     for (const s of skipped) log('info', `CPU ${s.cpu} skipped: ${s.reason}`);
-    const object = loadTimerObject(interval, lateness, true);
-    const threads = new ThreadTicker(object.program(THREAD_PROGRAM), interval, { priority: options.threadPriority ?? DEFAULT_THREAD_PRIORITY, log });
+    const clock = options.clock ?? 'monotonic';
+    const object = loadTimerObject(interval, lateness, true, clock);
+    const threads = new ThreadTicker(object.program(THREAD_PROGRAM), interval, { priority: options.threadPriority ?? DEFAULT_THREAD_PRIORITY, log, clock });
     try {
       const results = threads.start(cpus);
       const failed = results.filter((r) => r.error);
@@ -188,8 +210,8 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
       }
       const prio = threads.priority > 0 ? `SCHED_FIFO priority ${threads.priority}` : (threads.priorityNote || 'normal priority (threadPriority: 0)');
       const reason = `thread: ${why}; ${MODE_INFO.thread.description} (${prio})`;
-      log('info', `armed CPUs ${cpus.join(',')} in ${reason}`);
-      return new SyncTimer(object, interval, { mode: 'thread', modeReason: reason, cpus, skippedCpus: skipped }, options, threads);
+      log('info', `armed CPUs ${cpus.join(',')} on CLOCK_${clock.toUpperCase()} in ${reason}`);
+      return new SyncTimer(object, interval, { mode: 'thread', modeReason: reason, cpus, skippedCpus: skipped, clock }, options, threads);
     } catch (e) {
       threads.stop();
       object.close();
@@ -210,6 +232,20 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
   /** Why this mode was chosen, in one sentence. */
   get modeReason(): string {
     return this.#modeReason;
+  }
+
+  /**
+   * The grid's clock (option `clock`): 'monotonic', or 'realtime', where a tick's index is
+   * its CLOCK_REALTIME grid point / interval (the same index on every host with a
+   * synchronised clock) and `tickIndex * intervalNs` its wall-clock time in ns since the
+   * epoch. Realtime grids need modern (6.7), intermediate (6.4) or thread mode.
+   *
+   * @example
+   * using timer = await SyncTimer.start(1_000_000, { clock: 'realtime' });
+   * timer.clock; // 'realtime'
+   */
+  get clock(): TimerClock {
+    return this.#clock;
   }
 
   /** The CPUs armed now (a CPU that goes offline leaves; it is re-armed when it comes back). */
@@ -304,7 +340,7 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
     }
   }
 
-  /** Per-CPU counters of the armed CPUs: ticks, missed grid points, re-arm failures, migrations. */
+  /** Per-CPU counters of the armed CPUs: ticks, missed grid points, re-arm failures, migrations, clock steps. */
   stats(): CpuTimerStats[] {
     this.#live();
     return this.#stats(this.cpus);
@@ -317,7 +353,7 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
   #rearm(cpus: number[], log: (level: 'info' | 'warn' | 'debug', message: string) => void): Promise<CpuArmResult[]> {
     if (this.#threads) return Promise.resolve(this.#threads.start(cpus));
     const program = this.#live().program(INIT_PROGRAM);
-    return modeWrapper(log)(this.#mode, () => runInit(program, cpus, this.#mode));
+    return modeWrapper(log)(this.#mode, () => runInit(program, cpus, this.#mode, this.#clock));
   }
 
   /** True when the timer keeps the lateness histogram (option `latenessHistogram`, default true). */
@@ -423,6 +459,21 @@ function clearBitmap(bitmap: BpfMap): void {
   }
 }
 
+/**
+ * Why thread mode serves a start whose bpf_timer object failed to load with `e`; throws when
+ * it may not: the mode was forced, or the failure is not one thread mode avoids.
+ */
+function threadFallback(e: unknown, requested: string, clock: TimerClock): string {
+  const noTai = clock === 'realtime' ? taiRefusal(e) : undefined;
+  if (noTai !== undefined) {
+    if (requested === 'auto') return `the kernel has no bpf_ktime_get_tai_ns (Linux 6.1), which a realtime bpf_timer grid needs (${noTai})`;
+    throw new SyncTimerError('CLOCK_UNSUPPORTED', `clock 'realtime' in ${requested} mode needs bpf_ktime_get_tai_ns (Linux 6.1), which this kernel's verifier refuses (${noTai}): use mode 'thread' or 'auto'`, { cause: e });
+  }
+  const refused = timerRefusal(e);
+  if (requested !== 'auto' || refused === undefined) throw e;
+  return `the verifier refused bpf_timer (${refused})`;
+}
+
 /** The verifier's words when it refused the bpf_timer program, else undefined. */
 function timerRefusal(e: unknown): string | undefined {
   const cause = e instanceof SyncTimerError ? (e as Error & { cause?: unknown }).cause : e;
@@ -431,8 +482,18 @@ function timerRefusal(e: unknown): string | undefined {
   return line?.trim();
 }
 
+/**
+ * The verifier's words when it refused bpf_ktime_get_tai_ns, else undefined: kernels before
+ * 6.1 do not know helper 208 by name ("invalid func unknown#208").
+ */
+function taiRefusal(e: unknown): string | undefined {
+  const cause = e instanceof SyncTimerError ? (e as Error & { cause?: unknown }).cause : e;
+  if (!(cause instanceof VerifierError)) return undefined;
+  return cause.log.split('\n').find((l) => /ktime_get_tai|func \w+#208\b/.test(l))?.trim();
+}
+
 /** Opens and loads the shipped timer object for `interval` (thread mode: without the bpf_timer program). */
-function loadTimerObject(interval: bigint, lateness: boolean, threadMode: boolean): BpfObject {
+function loadTimerObject(interval: bigint, lateness: boolean, threadMode: boolean, clock: TimerClock): BpfObject {
   let open;
   try {
     open = BpfObject.open(TIMER_OBJECT_PATH);
@@ -442,8 +503,13 @@ function loadTimerObject(interval: bigint, lateness: boolean, threadMode: boolea
   try {
     open.rodata.set('sync_timer_interval_ns', interval);
     open.rodata.set('sync_timer_lateness_enabled', lateness ? 1 : 0);
+    // thread mode reads the wall clock in user space: its object needs no TAI helper
+    open.rodata.set('sync_timer_realtime_enabled', clock === 'realtime' && !threadMode ? 1 : 0);
     open.map(STATES_MAP).setMaxEntries(threadMode ? 1 : numPossibleCpus());
-    if (threadMode) open.program(INIT_PROGRAM).setAutoload(false);
+    if (threadMode) {
+      open.program(INIT_PROGRAM).setAutoload(false);
+      open.program(TAI_PROGRAM).setAutoload(false);
+    }
     return open.load();
   } catch (e) {
     open.close();
@@ -464,6 +530,8 @@ const INIT_PROGRAM_OPTION_NAMES = optionNames<InitProgramOptions>()(...ARM_OPTIO
 export interface ProgramTimer {
   mode: TimerMode;
   modeReason: string;
+  /** The grid's clock (option `clock`). */
+  clock: TimerClock;
   cpus: readonly number[];
   skippedCpus: readonly SkippedCpu[];
   /** Per-CPU counters (needs `statesMap`). */

@@ -2,7 +2,9 @@
 // it), a GridRunner thread pinned to each CPU runs sync_timer_thread_tick at every grid
 // point, which publishes the tick in the same bitmap entry the timer callback would, and
 // then expires an hrtimer at once so that subscribers on hrtimer_expire_exit take it right
-// after. Subscribers are the same programs as in the other modes.
+// after. Subscribers are the same programs as in the other modes. On a realtime grid
+// (clock 'realtime') the runners read CLOCK_REALTIME themselves and re-align after a clock
+// step (GridRunner's `clock`), so the object needs no TAI helper in this mode.
 //
 // Why this design: the thread's own wake-up hrtimer expires before the thread runs, so a
 // tick published after waking would otherwise wait for the CPU's next expiry (on an idle CPU
@@ -13,8 +15,8 @@
 // not-yet-due tick behind at close.
 import { GridRunner, BpfError, type BpfProgram } from '@bpf-sync-timer/libbpf';
 import { SyncTimerError } from './errors';
-import type { CpuArmResult } from './modes';
-import type { CpuTimerStats } from './stats';
+import type { CpuArmResult, TimerClock } from './modes';
+import { emptyStats, type CpuTimerStats } from './stats';
 
 /** Default SCHED_FIFO priority of the tick threads: above ksoftirqd/ktimers (1), below threaded IRQs (50). */
 export const DEFAULT_THREAD_PRIORITY = 10;
@@ -24,6 +26,8 @@ export interface ThreadModeOptions {
   /** SCHED_FIFO priority 1..99 (default 10); 0 runs the threads at normal priority. */
   priority: number;
   log: (level: 'info' | 'warn', message: string) => void;
+  /** The grid's clock: on 'realtime' the threads run at CLOCK_REALTIME multiples (GridRunner's `clock`). */
+  clock: TimerClock;
 }
 
 /** The tick threads of one SyncTimer. */
@@ -55,14 +59,14 @@ export class ThreadTicker {
 
   #startOne(cpu: number): GridRunner {
     try {
-      return GridRunner.start(this.program, cpu, this.intervalNs, { priority: this.priority });
+      return GridRunner.start(this.program, cpu, this.intervalNs, { priority: this.priority, clock: this.options.clock });
     } catch (e) {
       if (!(e instanceof BpfError) || e.errno !== 1 /* EPERM */ || this.priority === 0) throw e;
       // SCHED_FIFO needs CAP_SYS_NICE (or an RLIMIT_RTPRIO that allows it): documented fallback.
       this.priorityNote = `SCHED_FIFO priority ${this.priority} was refused (EPERM: it needs CAP_SYS_NICE), so the threads run at normal priority`;
       this.options.log('warn', `thread mode: ${this.priorityNote}; ticks may be late under load`);
       this.priority = 0;
-      return GridRunner.start(this.program, cpu, this.intervalNs, { priority: 0 });
+      return GridRunner.start(this.program, cpu, this.intervalNs, { priority: 0, clock: this.options.clock });
     }
   }
 
@@ -70,7 +74,7 @@ export class ThreadTicker {
   stats(cpus: readonly number[]): CpuTimerStats[] {
     return cpus.map((cpu) => {
       const r = this.#runners.get(cpu);
-      if (!r) return { cpu, ticks: 0n, missed: 0n, rearmFailures: 0n, wrongCpu: 0n, lastRearmError: 0, nextExpectedNs: 0n, lastFiredNs: 0n, stopped: false };
+      if (!r) return emptyStats(cpu);
       const s = r.stats();
       return {
         cpu,
@@ -82,6 +86,8 @@ export class ThreadTicker {
         nextExpectedNs: s.nextNs,
         lastFiredNs: s.lastNominalNs,
         stopped: s.stopped,
+        clockSteps: s.clockSteps,
+        lastClockStepNs: s.lastStepNs,
       };
     });
   }

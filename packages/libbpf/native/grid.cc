@@ -1,7 +1,14 @@
 // Grid runs: a native thread pinned to one CPU runs a program (BPF_PROG_TEST_RUN, e.g. a
-// SEC("syscall") program) at every multiple of an interval on CLOCK_MONOTONIC, sleeping with
-// clock_nanosleep(TIMER_ABSTIME) in between, and counts late and missed runs. The mechanism
-// only: the policy (priority, when to use it, what the program does) lives in TypeScript.
+// SEC("syscall") program) at every multiple of an interval on CLOCK_MONOTONIC or
+// CLOCK_REALTIME, sleeping with clock_nanosleep(TIMER_ABSTIME) in between, and counts late
+// and missed runs. The mechanism only: the policy (priority, when to use it, what the program
+// does, what counts as a clock step) lives in TypeScript.
+//
+// A realtime grid still sleeps on CLOCK_MONOTONIC, to the monotonic instant of each realtime
+// grid point (realtime - monotonic read at every wake-up): a sleeper on CLOCK_REALTIME would,
+// after the clock is set back, sleep until the old time came round again. A change of that
+// offset above stepNs is a clock step: the thread re-aligns to the next grid point of the new
+// time without running, and counts it.
 //
 // The program's context, written by the thread before each run (48 bytes, little-endian):
 //   u64 nominal_ns   the grid point of this run
@@ -10,7 +17,7 @@
 //   u64 missed       grid points skipped so far (the thread woke after the next one)
 //   u64 runs         runs before this one
 //   u32 cpu          the CPU the thread is pinned to
-//   u32 flags        0
+//   u32 flags        bit 0: the grid (index) is on CLOCK_REALTIME; nominal_ns stays monotonic
 #include "common.h"
 
 #include <pthread.h>
@@ -42,11 +49,28 @@ static_assert(sizeof(GridRunCtx) == 48, "grid run ctx");
 
 // Longest single sleep: a stop request is seen within this (or one interval, if shorter).
 constexpr uint64_t kMaxSleepNs = 50'000'000;
+// A realtime reading bracketed by monotonic ones further apart than this is not used.
+constexpr uint64_t kMaxClockReadNs = 10'000;
+constexpr uint32_t kFlagRealtime = 1;
 
-uint64_t MonotonicNs() {
+uint64_t ClockNs(clockid_t clock) {
   timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(clock, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t MonotonicNs() { return ClockNs(CLOCK_MONOTONIC); }
+
+// realtime - monotonic (wrapping u64 for s64) and the monotonic time it belongs to; false
+// when the realtime read was not bracketed tightly (preempted in between).
+bool RealtimeOffset(uint64_t* offset, uint64_t* mono) {
+  uint64_t before = MonotonicNs();
+  uint64_t real = ClockNs(CLOCK_REALTIME);
+  uint64_t after = MonotonicNs();
+  *mono = after;
+  if (after - before > kMaxClockReadNs) return false;
+  *offset = real - (before + (after - before) / 2);
+  return true;
 }
 
 timespec ToTimespec(uint64_t ns) {
@@ -85,18 +109,23 @@ class NativeGridRunner : public Napi::ObjectWrap<NativeGridRunner> {
   uint64_t interval_ = 0;
   int priority_ = 0;
   bool kick_ = false;
+  bool realtime_ = false;
+  uint64_t stepNs_ = 0;
   uint64_t lateNs_ = 0;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> stopped_{false};  // the thread ended by itself (wrong CPU)
   std::atomic<uint64_t> runs_{0}, missed_{0}, late_{0}, wrongCpu_{0}, errors_{0};
   std::atomic<uint64_t> sumLateNs_{0}, maxLateNs_{0}, lastNominal_{0}, next_{0};
+  std::atomic<uint64_t> clockSteps_{0}, lastIndex_{0};
+  std::atomic<int64_t> lastStepNs_{0};
   std::atomic<int> lastErrno_{0};
   std::atomic<int> lastRetval_{0};
   bool registered_ = false;
 };
 
-// new NativeGridRunner(progFd, cpu, intervalNs: bigint, priority, kick, lateNs: bigint)
+// new NativeGridRunner(progFd, cpu, intervalNs: bigint, priority, kick, lateNs: bigint,
+//                      realtime: boolean, stepNs: bigint)
 // Returns once the thread is pinned to `cpu` (checked with sched_getcpu) and scheduled as
 // asked (priority > 0: SCHED_FIFO at that priority; 0: the default policy); throws the
 // errno of the stage that failed otherwise ("pin", "scheduling").
@@ -116,6 +145,10 @@ NativeGridRunner::NativeGridRunner(const Napi::CallbackInfo& info) : Napi::Objec
   if (info.Length() < 6 || !info[5].IsBigInt()) ThrowType(env, "lateNs must be a bigint");
   lateNs_ = info[5].As<Napi::BigInt>().Uint64Value(&lossless);
   if (!lossless) ThrowType(env, "lateNs must be a 64-bit bigint");
+  if (info.Length() < 8 || !info[6].IsBoolean() || !info[7].IsBigInt()) ThrowType(env, "realtime must be a boolean and stepNs a bigint");
+  realtime_ = info[6].As<Napi::Boolean>().Value();
+  stepNs_ = info[7].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) ThrowType(env, "stepNs must be a 64-bit bigint");
 
   // The runner owns a duplicate: closing the program's object meanwhile cannot make the
   // number point at something else.
@@ -165,7 +198,11 @@ void NativeGridRunner::Loop(std::promise<Setup> ready) {
   ready.set_value(s);
   if (failed) return;
 
-  uint64_t next = (MonotonicNs() / interval_ + 1) * interval_;
+  // The grid is index * interval on the grid's clock, monotonic + offset (0 on CLOCK_MONOTONIC).
+  uint64_t offset = 0, mono = MonotonicNs();
+  if (realtime_ && !RealtimeOffset(&offset, &mono)) offset = ClockNs(CLOCK_REALTIME) - mono;
+  uint64_t index = (mono + offset) / interval_ + 1;
+  uint64_t next = index * interval_ - offset;
   next_.store(next);
   while (!stop_.load(std::memory_order_relaxed)) {
     uint64_t now = MonotonicNs();
@@ -173,8 +210,20 @@ void NativeGridRunner::Loop(std::promise<Setup> ready) {
     timespec ts = ToTimespec(target);
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);  // EINTR: loop again
     if (stop_.load(std::memory_order_relaxed)) break;
+    uint64_t fresh = 0;
+    if (realtime_ && RealtimeOffset(&fresh, &mono)) {
+      int64_t delta = static_cast<int64_t>(fresh - offset);
+      offset = fresh;
+      if (static_cast<uint64_t>(delta < 0 ? -delta : delta) > stepNs_) {
+        clockSteps_.fetch_add(1);
+        lastStepNs_.store(delta);
+        index = (mono + offset) / interval_ + 1;
+      }
+      next = index * interval_ - offset;
+      next_.store(next);
+    }
     now = MonotonicNs();
-    if (now < next) continue;  // a partial sleep (or an early return)
+    if (now < next) continue;  // a partial sleep (or an early return), or a clock step
     if (sched_getcpu() != static_cast<int>(cpu_)) {
       // The CPU went offline and the kernel moved the thread: stop, as the timers do.
       wrongCpu_.fetch_add(1);
@@ -182,7 +231,7 @@ void NativeGridRunner::Loop(std::promise<Setup> ready) {
       break;
     }
     uint64_t late = now - next;
-    GridRunCtx ctx{next, interval_, next / interval_, missed_.load(), runs_.load(), cpu_, 0};
+    GridRunCtx ctx{next, interval_, index, missed_.load(), runs_.load(), cpu_, realtime_ ? kFlagRealtime : 0};
     LIBBPF_OPTS(bpf_test_run_opts, o);
     o.ctx_in = &ctx;
     o.ctx_size_in = sizeof(ctx);
@@ -205,13 +254,15 @@ void NativeGridRunner::Loop(std::promise<Setup> ready) {
     if (late > maxLateNs_.load()) maxLateNs_.store(late);
     if (late > lateNs_) late_.fetch_add(1);
     lastNominal_.store(next);
-    uint64_t after = MonotonicNs();
-    next += interval_;
-    if (next <= after) {
-      uint64_t skipped = (after - next) / interval_ + 1;
-      missed_.fetch_add(skipped);
-      next += skipped * interval_;
+    lastIndex_.store(index);
+    uint64_t after = MonotonicNs() + offset;
+    if ((index + 1) * interval_ <= after) {
+      missed_.fetch_add(after / interval_ - index);
+      index = after / interval_ + 1;
+    } else {
+      index += 1;
     }
+    next = index * interval_ - offset;
     next_.store(next);
   }
 }
@@ -244,6 +295,9 @@ Napi::Value NativeGridRunner::Stats(const Napi::CallbackInfo& info) {
   big("maxLateNs", maxLateNs_.load());
   big("lastNominalNs", lastNominal_.load());
   big("nextNs", next_.load());
+  big("lastIndex", lastIndex_.load());
+  big("clockSteps", clockSteps_.load());
+  o.Set("lastStepNs", Napi::BigInt::New(env, lastStepNs_.load()));
   o.Set("lastErrno", lastErrno_.load());
   o.Set("lastRetval", lastRetval_.load());
   o.Set("stopped", stopped_.load());

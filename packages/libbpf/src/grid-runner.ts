@@ -1,5 +1,5 @@
 // GridRunner: a program run on one CPU at every multiple of an interval, from a native
-// thread pinned there (native/grid.cc). The mechanism; callers choose priority and use.
+// thread pinned there (native/grid.cc). The mechanism; callers choose priority, clock and use.
 import { checkOptions, optionNames } from './options';
 import { BpfArgumentError } from './errors';
 import { possibleCpus } from './cpu';
@@ -8,9 +8,10 @@ import { BpfProgram } from './program';
 
 /**
  * Size of the context a GridRunner passes to its program on every run (little-endian):
- * `u64 nominal_ns` (the grid point), `u64 interval_ns`, `u64 index` (nominal_ns /
- * interval_ns), `u64 missed` (grid points skipped so far), `u64 runs` (runs before this
- * one), `u32 cpu`, `u32 flags` (0). In C:
+ * `u64 nominal_ns` (the grid point, CLOCK_MONOTONIC ns), `u64 interval_ns`, `u64 index` (the
+ * grid point on the grid's clock / interval_ns: nominal_ns / interval_ns on CLOCK_MONOTONIC),
+ * `u64 missed` (grid points skipped so far), `u64 runs` (runs before this one), `u32 cpu`,
+ * `u32 flags` (bit 0, `GRID_RUN_REALTIME`: the grid is on CLOCK_REALTIME). In C:
  *
  * ```c
  * struct grid_run { __u64 nominal_ns, interval_ns, index, missed, runs; __u32 cpu, flags; };
@@ -18,6 +19,24 @@ import { BpfProgram } from './program';
  * ```
  */
 export const GRID_RUN_CTX_SIZE = 48;
+
+/**
+ * Bit of the context's `flags`: the grid, and so `index`, is on CLOCK_REALTIME (option
+ * `clock: 'realtime'`). Kernel: as GridRunner (5.14+).
+ *
+ * @example
+ * // in the program: if (run->flags & 1) the index is wall-clock ns / interval
+ */
+export const GRID_RUN_REALTIME = 1;
+
+/**
+ * Default `stepNs` of a realtime GridRunner: a change of realtime - monotonic above 50 µs is
+ * a clock step (the same threshold as the sync timer's bpf_timer modes).
+ *
+ * @example
+ * GridRunner.start(prog, 0, 1_000_000n, { clock: 'realtime', stepNs: DEFAULT_CLOCK_STEP_NS * 2n });
+ */
+export const DEFAULT_CLOCK_STEP_NS = 50_000n;
 
 /** Options of `GridRunner.start`; any other name is refused with a BpfArgumentError. */
 export interface GridRunnerOptions {
@@ -34,9 +53,19 @@ export interface GridRunnerOptions {
   kick?: boolean;
   /** A run that starts more than this many ns after its grid point counts as late (default: half the interval). */
   lateNs?: number | bigint;
+  /**
+   * The grid's clock (default 'monotonic'). 'realtime': runs at multiples of the interval on
+   * CLOCK_REALTIME, `index` = wall-clock ns / interval. The thread still sleeps on
+   * CLOCK_MONOTONIC, to each grid point's monotonic instant, so that a clock set back cannot
+   * hold it until the old time; a clock step re-aligns it to the next grid point of the new
+   * time within one interval (or 50 ms, if shorter), counted in `clockSteps`.
+   */
+  clock?: 'monotonic' | 'realtime';
+  /** With clock 'realtime': a change of realtime - monotonic above this many ns is a clock step (default 50 µs); smaller ones are followed silently. */
+  stepNs?: number | bigint;
 }
 
-const OPTION_NAMES = optionNames<GridRunnerOptions>()('priority', 'kick', 'lateNs');
+const OPTION_NAMES = optionNames<GridRunnerOptions>()('priority', 'kick', 'lateNs', 'clock', 'stepNs');
 
 /** What a GridRunner counted so far. */
 export interface GridRunnerStats {
@@ -56,9 +85,14 @@ export interface GridRunnerStats {
   /** Sum and maximum of how late runs started after their grid points (ns). */
   sumLateNs: bigint;
   maxLateNs: bigint;
-  /** The grid point of the last run, and of the next (CLOCK_MONOTONIC ns). */
+  /** The grid point of the last run, and of the next (CLOCK_MONOTONIC ns, also on a realtime grid). */
   lastNominalNs: bigint;
   nextNs: bigint;
+  /** The index of the last run (its grid point on the grid's clock / interval). */
+  lastIndex: bigint;
+  /** Clock steps seen (clock 'realtime'), each re-aligned the grid; and the last one's size (ns, signed). */
+  clockSteps: bigint;
+  lastStepNs: bigint;
   /** Wake-ups on another CPU (the CPU went offline and the kernel moved the thread). */
   wrongCpu: bigint;
   /** True when the thread stopped by itself after waking on another CPU. */
@@ -69,7 +103,8 @@ export interface GridRunnerStats {
 
 /**
  * Runs a loaded program (a `SEC("syscall")` program; any type BPF_PROG_TEST_RUN takes with
- * a context) on one CPU at every multiple of an interval on CLOCK_MONOTONIC, from a native
+ * a context) on one CPU at every multiple of an interval on CLOCK_MONOTONIC (or
+ * CLOCK_REALTIME, option `clock`), from a native
  * thread pinned to that CPU: it sleeps with clock_nanosleep(TIMER_ABSTIME) to each grid
  * point, runs the program with the context described at `GRID_RUN_CTX_SIZE`, and counts
  * late and missed runs (a grid point the thread woke too late for is skipped, never run
@@ -107,7 +142,10 @@ export class GridRunner {
     const kick = options.kick ?? true;
     if (typeof kick !== 'boolean') throw new BpfArgumentError('kick', `must be true or false, got ${String(kick)}`);
     const lateNs = options.lateNs === undefined ? interval / 2n : toU64('lateNs', options.lateNs);
-    const handle = new (native().NativeGridRunner)(program.fd, cpu, interval, priority, kick, lateNs);
+    const clock = options.clock ?? 'monotonic';
+    if (clock !== 'monotonic' && clock !== 'realtime') throw new BpfArgumentError('clock', `must be 'monotonic' or 'realtime', got ${String(clock)}`);
+    const stepNs = options.stepNs === undefined ? DEFAULT_CLOCK_STEP_NS : toU64('stepNs', options.stepNs);
+    const handle = new (native().NativeGridRunner)(program.fd, cpu, interval, priority, kick, lateNs, clock === 'realtime', stepNs);
     const runner = new GridRunner(handle, cpu, interval);
     runner.#release = program.adopt(runner);
     return runner;
@@ -119,7 +157,8 @@ export class GridRunner {
     if (!h) return { ...this.#last! };
     const s = h.stats();
     return { cpu: s.cpu, runs: s.runs, missed: s.missed, late: s.late, errors: s.errors, lastErrno: s.lastErrno, lastRetval: s.lastRetval,
-      sumLateNs: s.sumLateNs, maxLateNs: s.maxLateNs, lastNominalNs: s.lastNominalNs, nextNs: s.nextNs, wrongCpu: s.wrongCpu, stopped: s.stopped, running: s.running };
+      sumLateNs: s.sumLateNs, maxLateNs: s.maxLateNs, lastNominalNs: s.lastNominalNs, nextNs: s.nextNs, lastIndex: s.lastIndex,
+      clockSteps: s.clockSteps, lastStepNs: s.lastStepNs, wrongCpu: s.wrongCpu, stopped: s.stopped, running: s.running };
   }
 
   #last: GridRunnerStats | undefined;

@@ -18,7 +18,7 @@ export { BpfObject, OpenBpfObject, type OpenOptions } from './object';
 export { BpfMap, OpenMap, type MapBytes } from './map';
 export { BatchCursor, MapBatch, BATCH_MIN_KERNEL, type BatchReadOptions, type BatchWriteOptions } from './map-batch';
 export { MappedArray, BPF_F_MMAPABLE, MMAPABLE_MIN_KERNEL } from './mapped-array';
-export { GridRunner, GRID_RUN_CTX_SIZE, type GridRunnerOptions, type GridRunnerStats } from './grid-runner';
+export { DEFAULT_CLOCK_STEP_NS, GridRunner, GRID_RUN_CTX_SIZE, GRID_RUN_REALTIME, type GridRunnerOptions, type GridRunnerStats } from './grid-runner';
 export { BpfProgram, OpenProgram, runOnCpus, checkCpuRuns, type CpuRunResult, type RunOnCpusOptions, type TestRunOptions, type TestRunResult } from './program';
 export { BpfLink } from './link';
 export { GlobalSection, type GlobalValue, type GlobalVar } from './globals';

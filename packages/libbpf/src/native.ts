@@ -154,6 +154,9 @@ export interface NativeGridRunnerStats {
   maxLateNs: bigint;
   lastNominalNs: bigint;
   nextNs: bigint;
+  lastIndex: bigint;
+  clockSteps: bigint;
+  lastStepNs: bigint;
   lastErrno: number;
   lastRetval: number;
   stopped: boolean;
@@ -170,7 +173,8 @@ export interface NativeAddon {
   NativeObject: new (source: string | Buffer, opts: object) => NativeObjectHandle;
   NativeRingBuffer: new (mapFd: number, onReadable: () => void) => NativeRingBufferHandle;
   NativePerfBuffer: new (mapFd: number, pagesPerCpu: number, cb: NativeBatchCallback) => NativePerfBufferHandle;
-  NativeGridRunner: new (progFd: number, cpu: number, intervalNs: bigint, priority: number, kick: boolean, lateNs: bigint) => NativeGridRunnerHandle;
+  NativeGridRunner: new (progFd: number, cpu: number, intervalNs: bigint, priority: number, kick: boolean, lateNs: bigint,
+    realtime: boolean, stepNs: bigint) => NativeGridRunnerHandle;
   drainLog(): Array<number | string>;
   setErrorFactory(f: (op: string, errno: number, message: string) => Error): void;
   libbpfVersion(): { major: number; minor: number; string: string; release: string };

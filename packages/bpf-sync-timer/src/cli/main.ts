@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { SyncTimerError } from '../errors';
 import { MAX_SUBSCRIBERS } from '../subscribers';
-import { MODES, type TimerMode } from '../modes';
+import { CLOCKS, MODES, type TimerClock, type TimerMode } from '../modes';
 import { bench, BENCH_USAGE } from './bench';
 import { bpfCflags, INCLUDE_DIR } from './include-dir';
 import { CliError, parseCount, parseCpus, parseDuration, parseHostPort, UsageError } from './units';
@@ -19,6 +19,8 @@ commands:
                    --cpus 0-3        CPUs to arm (default: online CPUs in this process's affinity)
                    --subscribers N   probe subscribers to load (1-${MAX_SUBSCRIBERS}, default 1)
                    --mode auto       auto | modern | intermediate | legacy | thread
+                   --clock monotonic monotonic | realtime (ticks on CLOCK_REALTIME multiples:
+                                     the same tick index on every synchronised host)
                    --json            NDJSON, one line per CPU per second
                    --prometheus HOST:PORT
                                      serve the timer's metrics on http://HOST:PORT/metrics
@@ -89,6 +91,7 @@ async function runMonitor(args: string[]): Promise<number> {
       cpus: { type: 'string' },
       subscribers: { type: 'string', default: '1' },
       mode: { type: 'string', default: 'auto' },
+      clock: { type: 'string', default: 'monotonic' },
       json: { type: 'boolean', default: false },
       prometheus: { type: 'string' },
     },
@@ -96,6 +99,8 @@ async function runMonitor(args: string[]): Promise<number> {
   });
   const mode = values.mode as TimerMode | 'auto';
   if (mode !== 'auto' && !MODES.includes(mode)) throw new UsageError(`--mode: expected auto, modern, intermediate, legacy or thread, got '${values.mode}'`);
+  const clock = values.clock as TimerClock;
+  if (!CLOCKS.includes(clock)) throw new UsageError(`--clock: expected monotonic or realtime, got '${values.clock}'`);
   const durationNs = parseDuration('--duration', values.duration!);
   if (durationNs < 1_000_000_000n) throw new UsageError('--duration: at least 1s (the table refreshes every second)');
   const prometheus = values.prometheus === undefined ? undefined : parseHostPort('--prometheus', values.prometheus);
@@ -107,6 +112,7 @@ async function runMonitor(args: string[]): Promise<number> {
     subscribers: parseCount('--subscribers', values.subscribers!, MAX_SUBSCRIBERS),
     json: values.json!,
     mode,
+    clock,
     prometheus,
   });
   return 0;

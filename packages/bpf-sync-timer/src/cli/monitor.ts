@@ -1,7 +1,7 @@
 // `sync-timer monitor`: a timer plus probe subscribers, and a live per-CPU table.
 import * as path from 'node:path';
 import { BpfObject, RingBuffer } from '@bpf-sync-timer/libbpf';
-import { SyncTimer, type TimerMode } from '../index';
+import { SyncTimer, type TimerClock, type TimerMode } from '../index';
 import { cpuReports, decodeTickRecord, DeliveryTracker, SkewTracker, summary, type CpuReport, type TickRecord } from './metrics';
 import { serveMetrics, type MetricsServer } from './prometheus';
 import { formatDuration, type HostPort } from './units';
@@ -14,6 +14,8 @@ export interface MonitorOptions {
   subscribers: number;
   json: boolean;
   mode?: TimerMode | 'auto';
+  /** The grid's clock (default 'monotonic'). */
+  clock?: TimerClock;
   /** Serve the timer's metrics on http://HOST:PORT/metrics while running (needs prom-client). */
   prometheus?: HostPort;
   out?: NodeJS.WritableStream;
@@ -85,7 +87,7 @@ export interface Report {
  */
 export async function monitor(opts: MonitorOptions): Promise<Report[]> {
   const out = opts.out ?? process.stdout;
-  const timer = await SyncTimer.start(opts.intervalNs, { cpus: opts.cpus, mode: opts.mode });
+  const timer = await SyncTimer.start(opts.intervalNs, { cpus: opts.cpus, mode: opts.mode, clock: opts.clock });
   const probes: Probe[] = [];
   let ring: RingBuffer | undefined;
   let metrics: MetricsServer | undefined;
@@ -115,7 +117,7 @@ export async function monitor(opts: MonitorOptions): Promise<Report[]> {
     const drops = probes[0].object.map('drops');
     const dropped = () => Number(drops.lookupPerCpu(0)!.reduce((a, b) => a + b.readBigUInt64LE(0), 0n));
     if (!opts.json) {
-      out.write(`sync-timer monitor: ${formatDuration(timer.intervalNs)} ticks on CPUs ${timer.cpus.join(',')} (${timer.mode} mode), ${opts.subscribers} subscriber(s)` +
+      out.write(`sync-timer monitor: ${formatDuration(timer.intervalNs)} ticks on CPUs ${timer.cpus.join(',')} (${timer.mode} mode, CLOCK_${timer.clock.toUpperCase()} grid), ${opts.subscribers} subscriber(s)` +
         `${timer.skippedCpus.length ? `; skipped ${timer.skippedCpus.map((s) => `${s.cpu} (${s.reason})`).join(', ')}` : ''}\n`);
     }
     let lastStats = timer.stats();
@@ -191,17 +193,19 @@ function render(r: Report, timer: SyncTimer, out: NodeJS.WritableStream): string
     `  cross-CPU skew of the same tick: p50 ${fmt(r.skewUs.p50)} µs, p99 ${fmt(r.skewUs.p99)} µs` +
       (timer.cpus.length < 2 ? ' (one CPU: no skew)' : ''),
     `  subscribers' delivery: ${r.subscriberDelivery.map((d) => `${fmt(percentDown(d), 1)}%`).join(' ')}${r.dropped ? `  (ring buffer drops: ${r.dropped})` : ''}`,
+    ...(timer.clock === 'realtime' ? [`  grid on CLOCK_REALTIME (tick index = wall-clock ns / interval); clock steps per CPU: ${timer.stats().map((s) => `${s.cpu}:${s.clockSteps}`).join(' ')}`] : []),
   ];
   const tty = (out as NodeJS.WriteStream).isTTY;
   return (tty ? '\x1b[H\x1b[J' : '') + lines.join('\n') + '\n';
 }
 
 function toJson(r: Report, timer: SyncTimer): string {
+  const steps = new Map(timer.stats().map((s) => [s.cpu, Number(s.clockSteps)]));
   return r.cpus.map((c) => JSON.stringify({
-    second: r.second, cpu: c.cpu, interval_ns: Number(timer.intervalNs), mode: timer.mode,
+    second: r.second, cpu: c.cpu, interval_ns: Number(timer.intervalNs), mode: timer.mode, clock: timer.clock,
     ticks_per_s: Number(c.ticksPerSecond.toFixed(2)),
     lateness_us: { p50: c.latenessUs.p50, p99: c.latenessUs.p99, max: c.latenessUs.max },
-    missed: c.missed, migrations: c.migrations,
+    missed: c.missed, migrations: c.migrations, clock_steps: steps.get(c.cpu) ?? 0,
     skew_us: r.skewUs, subscriber_delivery: r.subscriberDelivery, dropped: r.dropped,
   }) + '\n').join('');
 }

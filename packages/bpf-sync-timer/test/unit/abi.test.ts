@@ -10,7 +10,9 @@ import { describe, it } from 'node:test';
 import type { Codec } from '@bpf-sync-timer/libbpf';
 import * as abi from '../../src/abi';
 import { SyncTimerErrorCode } from '../../src/errors';
+import { DEFAULT_CLOCK_STEP_NS } from '@bpf-sync-timer/libbpf';
 import { MIN_INTERVAL_NS } from '../../src/interval';
+import { CLOCKS } from '../../src/modes';
 import { MODES } from '../../src/modes';
 
 const pkg = path.join(__dirname, '../../..'); // from dist/test/unit
@@ -62,6 +64,16 @@ describe('the timer ABI from BTF', () => {
     const m = /#define SYNC_TIMER_MIN_INTERVAL_NS (\d+)ULL/.exec(headers);
     assert.ok(m, 'SYNC_TIMER_MIN_INTERVAL_NS not found in sync_timer.bpf.h');
     assert.equal(BigInt(m[1]), MIN_INTERVAL_NS);
+  });
+
+  it('has one enum sync_timer_clock enumerator per clock, and the same clock-step threshold as thread mode', () => {
+    assert.deepEqual(CLOCKS.map((c) => abi.clockValue(c)), [0, 1]);
+    const enumerators = Object.keys(abi.sync_timer_clock).filter((k) => k.startsWith('SYNC_TIMER_CLOCK_'));
+    assert.deepEqual(enumerators.map((k) => k.slice('SYNC_TIMER_CLOCK_'.length).toLowerCase()).sort(), [...CLOCKS].sort());
+    const m = /#define SYNC_TIMER_CLOCK_STEP_NS (\d+)ULL/.exec(headers);
+    assert.ok(m, 'SYNC_TIMER_CLOCK_STEP_NS not found in sync_timer.bpf.h');
+    // a step the bpf_timer modes count, thread mode (GridRunner's default stepNs) counts too
+    assert.equal(BigInt(m[1]), DEFAULT_CLOCK_STEP_NS);
   });
 
   it('has every size and offset the headers assert', () => {

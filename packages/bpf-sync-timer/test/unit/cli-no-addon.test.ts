@@ -76,6 +76,7 @@ describe('the CLI without the native addon', () => {
       [['--bogus'], /^sync-timer: unknown option '--bogus'/],
       [['frobnicate'], /^sync-timer: unknown command 'frobnicate'/],
       [['monitor', '--bogus'], /^sync-timer: Unknown option '--bogus'/],
+      [['monitor', '--clock', 'tai'], /^sync-timer: --clock: expected monotonic or realtime, got 'tai'/],
       [['doctor', '--bogus'], /^sync-timer: Unknown option '--bogus'/],
     ] as const) {
       const r = run(ENTRIES['dist/src/cli/main.js'], ...args);

@@ -8,7 +8,7 @@ import type { CpuTimerStats } from '../../src/stats';
 function machine(cpus: number[]) {
   const state = { online: new Set(cpus), stopped: new Set<number>(), failRearm: new Set<number>(), clock: 0, rearmed: [] as number[][] };
   const events: HotplugEvent[] = [];
-  const stat = (cpu: number): CpuTimerStats => ({ cpu, ticks: 1n, missed: 0n, rearmFailures: 0n, wrongCpu: state.stopped.has(cpu) ? 1n : 0n, lastRearmError: 0, nextExpectedNs: 0n, lastFiredNs: 0n, stopped: state.stopped.has(cpu) });
+  const stat = (cpu: number): CpuTimerStats => ({ cpu, ticks: 1n, missed: 0n, rearmFailures: 0n, wrongCpu: state.stopped.has(cpu) ? 1n : 0n, lastRearmError: 0, nextExpectedNs: 0n, lastFiredNs: 0n, stopped: state.stopped.has(cpu), clockSteps: 0n, lastClockStepNs: 0n });
   const deps = {
     online: () => [...state.online],
     stats: (list: number[]) => list.map(stat),

@@ -12,7 +12,7 @@ import type { CpuTimerStats } from '../../src/stats';
 const BOUNDS = latenessBoundsNs(24);
 
 function stats(cpu: number, ticks: bigint, over: Partial<CpuTimerStats> = {}): CpuTimerStats {
-  return { cpu, ticks, missed: 0n, rearmFailures: 0n, wrongCpu: 0n, lastRearmError: 0, nextExpectedNs: 0n, lastFiredNs: 0n, stopped: false, ...over };
+  return { cpu, ticks, missed: 0n, rearmFailures: 0n, wrongCpu: 0n, lastRearmError: 0, nextExpectedNs: 0n, lastFiredNs: 0n, stopped: false, clockSteps: 0n, lastClockStepNs: 0n, ...over };
 }
 
 function histogram(cpu: number, at: Record<number, bigint>, sumNs: bigint): CpuLatenessHistogram {

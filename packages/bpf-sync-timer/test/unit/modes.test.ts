@@ -2,7 +2,8 @@
 import * as assert from 'node:assert/strict';
 import { constants } from 'node:os';
 import { describe, it } from 'node:test';
-import { armTimers, decodeInitRun, encodeInitArgs, type CpuArmResult, type TimerMode } from '../../src/modes';
+import { armTimers, bpfTimerModesFor, decodeInitRun, encodeInitArgs, modeSupportsClock, type CpuArmResult, type TimerMode } from '../../src/modes';
+import { sync_timer_init_args, sync_timer_init_error } from '../../src/abi';
 import { SyncTimerError } from '../../src/errors';
 
 const EINVAL = constants.errno.EINVAL;
@@ -70,18 +71,56 @@ describe('armTimers', () => {
   });
 });
 
+describe('armTimers on a realtime grid', () => {
+  it("auto probes modern then intermediate, never legacy, and says ALL_MODES_FAILED naming 6.4 when neither is accepted", async () => {
+    const k = fakeKernel(['legacy']);
+    await assert.rejects(armTimers(k.run, [0, 1], 'auto', wrap, () => {}, 'realtime'), (e: unknown) =>
+      e instanceof SyncTimerError && e.code === 'ALL_MODES_FAILED' && /CLOCK_REALTIME grid/.test(e.message) && /6\.4/.test(e.message));
+    assert.deepEqual(k.calls.map(([m]) => m), ['modern', 'intermediate']);
+  });
+  it('auto takes intermediate where modern is rejected', async () => {
+    const k = fakeKernel(['intermediate', 'legacy']);
+    const out = await armTimers(k.run, [0, 1], 'auto', wrap, () => {}, 'realtime');
+    assert.equal(out.mode, 'intermediate');
+    assert.deepEqual(k.calls, [['modern', [0]], ['intermediate', [0]], ['intermediate', [1]]]);
+  });
+  it('a forced legacy mode is CLOCK_UNSUPPORTED without a run', async () => {
+    const k = fakeKernel(['legacy']);
+    await assert.rejects(armTimers(k.run, [0], 'legacy', wrap, () => {}, 'realtime'), (e: unknown) => e instanceof SyncTimerError && e.code === 'CLOCK_UNSUPPORTED');
+    assert.deepEqual(k.calls, []);
+  });
+  it('knows which modes keep a realtime grid', () => {
+    assert.deepEqual(['modern', 'intermediate', 'legacy', 'thread'].filter((m) => modeSupportsClock(m as TimerMode, 'realtime')), ['modern', 'intermediate', 'thread']);
+    assert.deepEqual(bpfTimerModesFor('monotonic'), ['modern', 'intermediate', 'legacy']);
+    assert.deepEqual(bpfTimerModesFor('realtime'), ['modern', 'intermediate']);
+  });
+});
+
 describe('init program context', () => {
-  it('encodes cpu and mode', () => {
+  const size = sync_timer_init_args.size;
+  it('encodes cpu, mode and clock; the wall clock only for a realtime grid', () => {
     const b = encodeInitArgs(3, 'legacy');
-    assert.equal(b.length, 32);
+    assert.equal(b.length, size);
     assert.equal(b.readUInt32LE(0), 3);
     assert.equal(b.readUInt32LE(4), 2);
+    const m = sync_timer_init_args.decode(b);
+    assert.equal(m.clock, 0);
+    assert.equal(m.realtime_ns, 0n);
+    const r = sync_timer_init_args.decode(encodeInitArgs(1, 'modern', 'realtime', () => 1_700_000_000_123_456_789n));
+    assert.equal(r.clock, 1);
+    assert.equal(r.realtime_ns, 1_700_000_000_123_456_789n);
   });
   it('decodes success, program errors, pinning failures', () => {
-    const ok = Buffer.alloc(32);
+    const ok = Buffer.alloc(size);
     ok.writeBigUInt64LE(123n, 16);
-    assert.deepEqual(decodeInitRun({ cpu: 1, errno: 0, ranOn: 1, ctxOut: ok }, 'modern'), { cpu: 1, firstExpiryNs: 123n });
-    const bad = Buffer.alloc(32);
+    assert.deepEqual(decodeInitRun({ cpu: 1, errno: 0, ranOn: 1, ctxOut: ok }, 'modern'), { cpu: 1, firstExpiryNs: 123n, firstIndex: 0n });
+    const refused = Buffer.from(ok);
+    refused.writeInt32LE(sync_timer_init_error.SYNC_TIMER_CLOCK_UNSUPPORTED, 8);
+    const legacy = decodeInitRun({ cpu: 1, errno: 0, ranOn: 1, ctxOut: refused }, 'legacy');
+    assert.equal(legacy.error?.code, 'CLOCK_UNSUPPORTED');
+    assert.match(legacy.error!.message, /legacy mode cannot align ticks to CLOCK_REALTIME/);
+    assert.match(decodeInitRun({ cpu: 1, errno: 0, ranOn: 1, ctxOut: refused }, 'modern').error!.message, /without SYNC_TIMER_REALTIME_ENABLED/);
+    const bad = Buffer.alloc(size);
     bad.writeInt32LE(5, 8);
     bad.writeInt32LE(-EINVAL, 12);
     const r = decodeInitRun({ cpu: 1, errno: 0, ranOn: 1, ctxOut: bad }, 'modern');

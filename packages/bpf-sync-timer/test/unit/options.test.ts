@@ -53,14 +53,14 @@ const choseCpus = (e: unknown) => (e instanceof Error && /threadAffinity\(\) was
 
 const ENTRIES: Entry[] = [
   {
-    what: 'SyncTimer.start', call: (o) => SyncTimer.start(1_000_000, o as object), known: ['mode', 'cpus', 'logger', 'watchCpusMs', 'latenessHistogram', 'threadPriority'],
-    typos: [['mdoe', 'mode'], ['cpu', 'cpus'], ['Logger', 'logger'], ['watchCpuMs', 'watchCpusMs'], ['watch_cpus_ms', 'watchCpusMs'], ['latenessHistogramm', 'latenessHistogram'], ['threadPriorty', 'threadPriority']],
-    all: { mode: 'legacy', cpus: [0], logger: () => {}, watchCpusMs: false, latenessHistogram: false, threadPriority: 10 }, beyond: failedToLoad,
+    what: 'SyncTimer.start', call: (o) => SyncTimer.start(1_000_000, o as object), known: ['mode', 'cpus', 'logger', 'clock', 'watchCpusMs', 'latenessHistogram', 'threadPriority'],
+    typos: [['mdoe', 'mode'], ['cpu', 'cpus'], ['Logger', 'logger'], ['clok', 'clock'], ['watchCpuMs', 'watchCpusMs'], ['watch_cpus_ms', 'watchCpusMs'], ['latenessHistogramm', 'latenessHistogram'], ['threadPriorty', 'threadPriority']],
+    all: { mode: 'legacy', cpus: [0], logger: () => {}, clock: 'monotonic', watchCpusMs: false, latenessHistogram: false, threadPriority: 10 }, beyond: failedToLoad,
   },
   {
-    what: 'initSyncTimerProgram', call: (o) => initSyncTimerProgram(notAProgramLoader, o as object), known: ['mode', 'cpus', 'logger', 'statesMap'],
+    what: 'initSyncTimerProgram', call: (o) => initSyncTimerProgram(notAProgramLoader, o as object), known: ['mode', 'cpus', 'logger', 'clock', 'statesMap'],
     typos: [['mdoe', 'mode'], ['stateMap', 'statesMap'], ['statesmap', 'statesMap']],
-    all: { mode: 'legacy', cpus: [0], logger: () => {}, statesMap: {} }, beyond: choseCpus,
+    all: { mode: 'legacy', cpus: [0], logger: () => {}, clock: 'monotonic', statesMap: {} }, beyond: choseCpus,
   },
 ];
 
@@ -68,7 +68,7 @@ describe('options of the sync timer', () => {
   it("SyncTimer.start(1e6, { mdoe: 'legacy' }) says which option was meant", async () => {
     await assert.rejects(SyncTimer.start(1e6, { mdoe: 'legacy' } as object), (e: unknown) =>
       e instanceof SyncTimerError && e.code === 'INVALID_OPTION' &&
-      e.message === "unknown option 'mdoe' of SyncTimer.start (did you mean 'mode'? known: mode, cpus, logger, watchCpusMs, latenessHistogram, threadPriority)");
+      e.message === "unknown option 'mdoe' of SyncTimer.start (did you mean 'mode'? known: mode, cpus, logger, clock, watchCpusMs, latenessHistogram, threadPriority)");
     assert.deepEqual(addonCalls(), []);
   });
 
@@ -84,6 +84,20 @@ describe('options of the sync timer', () => {
     for (const bad of [1, 'yes', null]) {
       await assert.rejects(SyncTimer.start(1e6, { latenessHistogram: bad } as object), invalidOption(/^options\.latenessHistogram must be true or false/), String(bad));
     }
+    assert.deepEqual(addonCalls(), []);
+  });
+
+  it('SyncTimer.start rejects a clock other than monotonic or realtime, before any load', async () => {
+    for (const bad of ['tai', 'REALTIME', 1, null]) {
+      await assert.rejects(SyncTimer.start(1e6, { clock: bad } as object), invalidOption(/^options\.clock must be 'monotonic' or 'realtime', got /), String(bad));
+    }
+    assert.deepEqual(addonCalls(), []);
+  });
+
+  it("SyncTimer.start refuses clock 'realtime' in legacy mode with CLOCK_UNSUPPORTED saying why, before any load", async () => {
+    await assert.rejects(SyncTimer.start(1e6, { clock: 'realtime', mode: 'legacy' }), (e: unknown) =>
+      e instanceof SyncTimerError && e.code === 'CLOCK_UNSUPPORTED' &&
+      /legacy mode cannot align ticks to CLOCK_REALTIME: .*before 6\.4.*bpf_ktime_get_tai_ns.*; use mode 'modern' \(Linux 6\.7\), 'intermediate' \(6\.4\), 'thread' or 'auto'$/.test(e.message));
     assert.deepEqual(addonCalls(), []);
   });
 

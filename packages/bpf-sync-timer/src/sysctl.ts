@@ -70,6 +70,8 @@ function alive(pid: number): boolean {
  */
 export function recoverStaleTimerMigration(log: Log, paths: SysctlPaths = defaultPaths()): number {
   let names: string[];
+  // Usually there is no state directory at all: no thrown ENOENT on every start.
+  if (!fs.existsSync(paths.stateDir)) return 0;
   try {
     names = fs.readdirSync(paths.stateDir);
   } catch {

@@ -16,6 +16,9 @@
 //          [--intervals 10ms,1ms,100us] [--subscribers 1,8,64] [--loads idle,busy]
 //          [--methods sync,sync-c,perf,user,bpftrace] [--out DIR] [--no-readme | --readme]
 //          [--render-only]          (rebuild the reports from the last run's analyses.v8 in --out)
+//          [--startup N]            (start-up scenario: N fresh processes per side, TS and C harness;
+//                                    default profile 20, quick 3, 0 to leave it out)
+//          [--startup-only]         (only that scenario: writes startup.json, not the report or README)
 //          [--wait-quiet SECONDS]   (default profile: 600; before each run, wait while other processes
 //                                    keep a CPU busy, and repeat a run they disturbed; SECONDS of
 //                                    waiting in all, then it measures regardless)
@@ -27,14 +30,15 @@ import * as v8 from 'node:v8';
 import { analyzeRun } from './lib/analyze.mjs';
 import { bpftraceFits, measure, METHODS } from './lib/methods.mjs';
 import { buildReport, fmtInterval, replaceReadmeSection } from './lib/report.mjs';
+import { measureStartup, startupLine, startupTable, summarizeStartup } from './lib/startup.mjs';
 import { summarize } from './lib/summary.mjs';
 import { bpfStatsValue, build, buildDir, enableBpfStats, loadLibraries, log, machineFacts, onlineCpus, repo, runCleanups, sleep, startHog } from './lib/system.mjs';
 
 const PROFILES = {
   // every interval at 1 subscriber (delivery, lateness, skew), subscribers vary cost only: 1/8/64 at 1 ms
-  default: { runs: 3, durationS: 2, warmupMs: 300, waitQuietS: 600, intervals: [10_000_000, 1_000_000, 100_000], subscriberCounts: [1, 8, 64], loads: ['idle', 'busy'], methods: METHODS },
+  default: { runs: 3, durationS: 2, warmupMs: 300, waitQuietS: 600, startupPairs: 20, intervals: [10_000_000, 1_000_000, 100_000], subscriberCounts: [1, 8, 64], loads: ['idle', 'busy'], methods: METHODS },
   // for the test: a few seconds, every method and plot once
-  quick: { runs: 1, durationS: 0.5, warmupMs: 150, waitQuietS: 0, intervals: [1_000_000], subscriberCounts: [1, 8], loads: ['idle', 'busy'], methods: METHODS },
+  quick: { runs: 1, durationS: 0.5, warmupMs: 150, waitQuietS: 0, startupPairs: 3, intervals: [1_000_000], subscriberCounts: [1, 8], loads: ['idle', 'busy'], methods: METHODS },
 };
 
 export function parseOptions(argv, env = process.env) {
@@ -57,6 +61,8 @@ export function parseOptions(argv, env = process.env) {
       case '--out': o.out = path.resolve(value()); break;
       case '--wait-quiet': o.waitQuietS = Number(value()); if (!(o.waitQuietS >= 0)) usage('--wait-quiet: seconds, 0 to not wait'); break;
       case '--render-only': o.renderOnly = true; break;
+      case '--startup': o.startupPairs = Number(value()); if (!(Number.isInteger(o.startupPairs) && o.startupPairs >= 0)) usage('--startup: a number of starts per side, 0 to leave the scenario out'); break;
+      case '--startup-only': o.startupOnly = true; break;
       case '--no-readme': o.readme = false; o.noReadme = true; break;
       case '--readme': o.readme = true; break;
       case '-h': case '--help': usage(); break;
@@ -87,7 +93,7 @@ function parseInterval(text) {
 
 function usage(msg) {
   if (msg) process.stderr.write(`run.mjs: ${msg}\n`);
-  process.stderr.write('usage: node bench/sync-timer/run.mjs [--quick] [--runs N] [--duration SECONDS] [--warmup MS] [--intervals 10ms,1ms,100us] [--subscribers 1,8,64] [--loads idle,busy] [--methods sync,sync-c,perf,user,bpftrace] [--out DIR] [--no-readme|--readme] [--wait-quiet SECONDS]\n');
+  process.stderr.write('usage: node bench/sync-timer/run.mjs [--quick] [--runs N] [--duration SECONDS] [--warmup MS] [--intervals 10ms,1ms,100us] [--subscribers 1,8,64] [--loads idle,busy] [--methods sync,sync-c,perf,user,bpftrace] [--out DIR] [--no-readme|--readme] [--wait-quiet SECONDS] [--startup N] [--startup-only]\n');
   process.exit(msg ? 2 : 0);
 }
 
@@ -164,6 +170,8 @@ async function main() {
   const lib = await loadLibraries();
   const machine = machineFacts();
   const cpus = onlineCpus();
+  const startup = o.startupPairs > 0 ? await measureStartup(lib, { intervalNs: STARTUP_INTERVAL_NS, cpus, pairs: o.startupPairs, log }) : undefined;
+  if (o.startupOnly) return writeStartupOnly(o, machine, startup);
   const hogCpu = cpus[cpus.length - 1];
   const { groups, skipped } = plan(o, { bpftrace: Boolean(machine.bpftrace) });
   const total = groups.reduce((a, g) => a + g.runs.length, 0);
@@ -216,7 +224,7 @@ async function main() {
     stats.dispose();
   }
   if (analyses.length === 0) throw new Error(`every run failed:\n${failures.join('\n')}`);
-  const run = { opts: o, machine, hogCpu, analyses, repeated, skipped: [...skipped, ...failures.map((f) => `failed: ${f}`)], elapsedMs: Date.now() - started, finishedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+  const run = { opts: o, machine, hogCpu, analyses, startup, repeated, skipped: [...skipped, ...failures.map((f) => `failed: ${f}`)], elapsedMs: Date.now() - started, finishedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
   fs.mkdirSync(o.out, { recursive: true });
   // everything the report is made of, so it can be rebuilt without measuring again (--render-only)
   fs.writeFileSync(path.join(o.out, 'analyses.v8'), v8.serialize(run));
@@ -225,15 +233,34 @@ async function main() {
   return failures.length ? 1 : 0;
 }
 
+// The start-up scenario's interval: the first tick comes at the next grid point, so a short
+// interval keeps that wait (the same for both sides) from hiding the start-up itself.
+const STARTUP_INTERVAL_NS = 100_000;
+
+/** --startup-only: startup.json (the ratio, the medians, every run) and the table on stdout. */
+function writeStartupOnly(o, machine, startup) {
+  if (!startup) usage('--startup-only needs --startup N with N > 0');
+  const s = summarizeStartup(startup);
+  fs.mkdirSync(o.out, { recursive: true });
+  const file = path.join(o.out, 'startup.json');
+  fs.writeFileSync(file, JSON.stringify({ startup_node_over_c: s.startup_node_over_c, machine, startup: s, runs: startup }, null, 1));
+  const { head, rows } = startupTable(s);
+  process.stdout.write(`${startupLine(s)}\n\n| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`);
+  log(`wrote ${file}`);
+  return 0;
+}
+
 /** Writes report.md, report.html, results.json and (default profile) the README section. */
 function render(run, o) {
   const summary = summarize(run.analyses);
-  const ctx = { ...run, summary };
+  const startup = run.startup ? summarizeStartup(run.startup) : undefined;
+  const ctx = { ...run, summary, startup };
   const report = buildReport(ctx);
   fs.writeFileSync(path.join(o.out, 'report.md'), report.md);
   fs.writeFileSync(path.join(o.out, 'report.html'), report.html);
   fs.writeFileSync(path.join(o.out, 'results.json'), JSON.stringify({
     options: run.opts, machine: run.machine, elapsedMs: run.elapsedMs, skipped: run.skipped, repeated: run.repeated, aims: report.aims,
+    startup_node_over_c: startup?.startup_node_over_c ?? null, startup: startup ?? null,
     configurations: [...summary.values()].map(({ analyses: runs, ...c }) => ({ ...c, runs: runs.map(({ latenessSorted, raster, ...a }) => a) })),
   }, null, 1));
   if (o.readme) {

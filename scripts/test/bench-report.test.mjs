@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { README_END, README_START, replaceReadmeSection } from '../../bench/sync-timer/lib/report.mjs';
 import { fitPhase } from '../../bench/sync-timer/lib/analyze.mjs';
+import { phasesOf, summarizeStartup } from '../../bench/sync-timer/lib/startup.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -34,6 +35,20 @@ test('a perf_event phase is fitted to the earliest sample of its cluster, across
   times.push(500 * T + 400_000);
   const phase = fitPhase(times, T);
   assert.ok(Math.abs(phase - 990_000) < 1, `phase ${phase}`);
+});
+
+test('start-up phases come from the marks, and the ratio compares like with like', () => {
+  // marks in ns after the call; the first ticks per CPU likewise
+  const p = phasesOf({ openStart: 100_000, opened: 300_000, loadStart: 350_000, loaded: 2_350_000, armStart: 2_450_000, returned: 3_000_000 }, [2_900_000, 2_800_000]);
+  assert.deepEqual(p, { beforeOpen: 0.1, open: 0.2, globals: 0.05, load: 2, beforeArm: 0.1, armToTick: 0.45, totalMs: 2.9, returnedMs: 3 });
+  const run = (totals) => totals.map((t) => ({ ...p, totalMs: t }));
+  const s = summarizeStartup({ intervalNs: 100_000, c: run([2, 3, 9]), cWarm: run([1, 2, 2]), nodeCold: run([5, 6, 7]), nodeWarm: run([3, 2.5, 30]), nodeEager: run([4, 4, 4]), requireMs: [30, 31, 32] });
+  // medians, so one disturbed start on either side moves nothing
+  assert.equal(s.startup_node_over_c, 3 / 2, 'second start: TS ÷ C');
+  assert.equal(s.startup_first_node_over_c, 6 / 3, 'first start: TS ÷ C');
+  assert.equal(s.startup_first_eager_node_over_c, 4 / 3);
+  assert.equal(s.requireMs, 31);
+  assert.deepEqual(s.spreadMs.c, [2, 9]);
 });
 
 function ensureChromium() {
@@ -125,7 +140,13 @@ test('the quick benchmark writes a report whose plots render', { timeout: 300_00
     for (const d of sync.m.deliveryPerCpu) assert.ok(d.med > 0.8, `sync timer delivery ${d.med}`); // a sanity check: performance is the report's job
     assert.ok(sync.m.sub0Ns.med > 0 && Number.isFinite(sync.m.pathNs.med), 'costs measured');
     const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
-    for (const h of ['## Aims', '## Timing, 1 subscriber', '## Cost against subscribers']) assert.ok(md.includes(h), `report.md has ${h}`);
+    for (const h of ['## Aims', '## Timing, 1 subscriber', '## Cost against subscribers', '## Start-up']) assert.ok(md.includes(h), `report.md has ${h}`);
+    // start-up: the ratio in the JSON, from phases measured on every side
+    assert.ok(Number.isFinite(results.startup_node_over_c) && results.startup_node_over_c > 0, `startup_node_over_c ${results.startup_node_over_c}`);
+    for (const side of ['c', 'cWarm', 'nodeCold', 'nodeWarm', 'nodeEager']) {
+      const st = results.startup[side];
+      assert.ok(st.load > 0.1 && st.totalMs >= st.load && st.armToTick > 0, `start-up phases of ${side}: ${JSON.stringify(st)}`);
+    }
     assert.match(md, /\| 1 ms \| idle \| perf_event † \|.*×/, 'the timing table has ratios against perf_event');
 
     // the HTML: self-contained, every plot with its data drawn

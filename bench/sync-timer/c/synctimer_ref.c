@@ -6,7 +6,10 @@
 // copies of the bench subscriber sharing the bitmap map, subscriber 0 recording.
 //
 // usage: synctimer_ref TIMER_OBJ SUB_OBJ INTERVAL_NS CPUS SUBSCRIBERS
-// stderr: JSON lines ("armed" with t0 and the subscriber program fds, "exit")
+//        (SUBSCRIBERS 0: the timer alone, for the start-up scenario; SIGUSR1 then
+//        closes it, the next SIGUSR1 starts it again in the same process)
+// stderr: JSON lines ("armed" with t0, the start-up phases in ns after t0 and the
+//         subscriber program fds; "exit")
 // stdout: the records of subscriber 0 (struct bench_record, 40 bytes each),
 //         consumed every 20 ms like the TypeScript runner does.
 #include "common.h"
@@ -28,14 +31,22 @@ struct arm_job {
 	int cpu;
 	struct init_args args;
 	int run_err;
+	uint64_t pinned_ns; /* start-up phases: on its CPU, about to run init */
+	uint64_t ran_ns;    /* init returned */
 };
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, restart;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+static void on_restart(int sig)
+{
+	(void)sig;
+	restart = 1;
 }
 
 /* Sets a const volatile global of OBJ (before load) by its BTF name. */
@@ -92,8 +103,10 @@ static void *arm_cpu(void *arg)
 		job->run_err = EINVAL;
 		return NULL;
 	}
+	job->pinned_ns = now_ns();
 	if (bpf_prog_test_run_opts(job->prog_fd, &opts))
 		job->run_err = errno;
+	job->ran_ns = now_ns();
 	return NULL;
 }
 
@@ -104,16 +117,76 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The marks of one start (start-up phases), CLOCK_MONOTONIC ns. */
+struct start_marks {
+	uint64_t t0, opened, preload, loaded, spawned, armed;
+	int ncpus;
+	struct arm_job *jobs;
+};
+
+/* What SyncTimer.start(interval) does: open, size, load, arm every CPU from a pinned thread. */
+static struct bpf_object *start_timer(const char *path, uint64_t interval, const int *cpus, int ncpus, struct start_marks *m)
+{
+	static struct arm_job jobs[MAX_CPUS];
+	static pthread_t threads[MAX_CPUS];
+	struct bpf_object *timer;
+	int init_fd;
+
+	m->t0 = now_ns();
+	timer = bpf_object__open_file(path, NULL);
+	if (!timer)
+		die("open timer", errno);
+	m->opened = now_ns();
+	set_rodata(timer, "sync_timer_interval_ns", &interval, sizeof(interval));
+	bpf_map__set_max_entries(bpf_object__find_map_by_name(timer, "sync_timer_states_shared"), libbpf_num_possible_cpus());
+	m->preload = now_ns();
+	if (bpf_object__load(timer))
+		die("load timer", errno);
+	m->loaded = now_ns();
+	init_fd = bpf_program__fd(bpf_object__find_program_by_name(timer, "sync_timer_init_shared"));
+	for (int i = 0; i < ncpus; i++) {
+		jobs[i] = (struct arm_job){ .prog_fd = init_fd, .cpu = cpus[i], .args = { .cpu = (uint32_t)cpus[i], .mode = 0 } };
+		if (pthread_create(&threads[i], NULL, arm_cpu, &jobs[i]))
+			die("pthread_create", errno);
+	}
+	m->spawned = now_ns();
+	for (int i = 0; i < ncpus; i++) {
+		pthread_join(threads[i], NULL);
+		if (jobs[i].run_err)
+			die("arm (BPF_PROG_TEST_RUN)", jobs[i].run_err);
+		if (jobs[i].args.error)
+			die("arm (modern mode needs kernel 6.7+)", -jobs[i].args.err_no);
+	}
+	m->armed = now_ns();
+	m->ncpus = ncpus;
+	m->jobs = jobs;
+	return timer;
+}
+
+/* The "armed" line's start and phases, ns after t0 (the bench's per-phase breakdown). */
+static void print_marks(const struct start_marks *m)
+{
+	fprintf(stderr, "\"t0\":%llu,\"armed\":%llu,\"mode\":\"modern\",", (unsigned long long)m->t0, (unsigned long long)m->armed);
+	fprintf(stderr, "\"phases\":{\"opened\":%llu,\"preload\":%llu,\"loaded\":%llu,\"spawned\":%llu,\"pinned\":[",
+		(unsigned long long)(m->opened - m->t0), (unsigned long long)(m->preload - m->t0), (unsigned long long)(m->loaded - m->t0),
+		(unsigned long long)(m->spawned - m->t0));
+	for (int i = 0; i < m->ncpus; i++)
+		fprintf(stderr, "%s%llu", i ? "," : "", (unsigned long long)(m->jobs[i].pinned_ns - m->t0));
+	fprintf(stderr, "],\"ran\":[");
+	for (int i = 0; i < m->ncpus; i++)
+		fprintf(stderr, "%s%llu", i ? "," : "", (unsigned long long)(m->jobs[i].ran_ns - m->t0));
+	fprintf(stderr, "]}");
+}
+
 int main(int argc, char **argv)
 {
 	static int cpus[MAX_CPUS];
-	static struct arm_job jobs[MAX_CPUS];
-	pthread_t threads[MAX_CPUS];
 	struct bpf_object *timer, *subs[MAX_SUBS] = { 0 };
 	struct bpf_link *links[MAX_SUBS];
 	struct ring_buffer *rb;
-	uint64_t interval, t0, armed;
-	int ncpus, nsubs, init_fd, bitmap_fd;
+	struct start_marks marks;
+	uint64_t interval;
+	int ncpus, nsubs, bitmap_fd;
 
 	if (argc != 6) {
 		fprintf(stderr, "usage: synctimer_ref TIMER_OBJ SUB_OBJ INTERVAL_NS CPUS SUBSCRIBERS\n");
@@ -123,34 +196,13 @@ int main(int argc, char **argv)
 	interval = strtoull(argv[3], NULL, 10);
 	ncpus = parse_cpus(argv[4], cpus);
 	nsubs = atoi(argv[5]);
-	if (interval < 1000 || ncpus == 0 || nsubs < 1 || nsubs > MAX_SUBS)
+	if (interval < 1000 || ncpus == 0 || nsubs < 0 || nsubs > MAX_SUBS)
 		die("arguments", EINVAL);
 	libbpf_set_print(NULL);
 
 	/* --- SyncTimer.start(interval) --- */
-	t0 = now_ns();
-	timer = bpf_object__open_file(argv[1], NULL);
-	if (!timer)
-		die("open timer", errno);
-	set_rodata(timer, "sync_timer_interval_ns", &interval, sizeof(interval));
-	bpf_map__set_max_entries(bpf_object__find_map_by_name(timer, "sync_timer_states_shared"), libbpf_num_possible_cpus());
-	if (bpf_object__load(timer))
-		die("load timer", errno);
-	init_fd = bpf_program__fd(bpf_object__find_program_by_name(timer, "sync_timer_init_shared"));
+	timer = start_timer(argv[1], interval, cpus, ncpus, &marks);
 	bitmap_fd = bpf_map__fd(bpf_object__find_map_by_name(timer, "sync_timer_bitmap"));
-	for (int i = 0; i < ncpus; i++) {
-		jobs[i] = (struct arm_job){ .prog_fd = init_fd, .cpu = cpus[i], .args = { .cpu = (uint32_t)cpus[i], .mode = 0 } };
-		if (pthread_create(&threads[i], NULL, arm_cpu, &jobs[i]))
-			die("pthread_create", errno);
-	}
-	for (int i = 0; i < ncpus; i++) {
-		pthread_join(threads[i], NULL);
-		if (jobs[i].run_err)
-			die("arm (BPF_PROG_TEST_RUN)", jobs[i].run_err);
-		if (jobs[i].args.error)
-			die("arm (modern mode needs kernel 6.7+)", -jobs[i].args.err_no);
-	}
-	armed = now_ns();
 
 	/* --- the subscribers --- */
 	for (int i = 0; i < nsubs; i++) {
@@ -172,14 +224,16 @@ int main(int argc, char **argv)
 		if (!links[i])
 			die("attach subscriber", errno);
 	}
-	rb = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(subs[0], "records")), on_record, NULL, NULL);
-	if (!rb)
+	rb = nsubs ? ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(subs[0], "records")), on_record, NULL, NULL) : NULL;
+	if (nsubs && !rb)
 		die("ring_buffer__new", errno);
 
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	fprintf(stderr, "{\"event\":\"armed\",\"t0\":%llu,\"armed\":%llu,\"mode\":\"modern\",\"prog_fds\":[",
-		(unsigned long long)t0, (unsigned long long)armed);
+	signal(SIGUSR1, on_restart);
+	fprintf(stderr, "{\"event\":\"armed\",");
+	print_marks(&marks);
+	fprintf(stderr, ",\"prog_fds\":[");
 	for (int i = 0; i < nsubs; i++)
 		fprintf(stderr, "%s%d", i ? "," : "", bpf_program__fd(bpf_object__find_program_by_name(subs[i], "on_tick")));
 	fprintf(stderr, "]}\n");
@@ -188,10 +242,27 @@ int main(int argc, char **argv)
 		struct timespec ts = { 0, 20 * 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
-		ring_buffer__consume(rb);
+		if (restart && !nsubs) {
+			/* a second start in the same process (the start-up scenario's warm start):
+			 * the first SIGUSR1 closes the timer, the next one starts it again */
+			restart = 0;
+			if (timer) {
+				bpf_object__close(timer);
+				timer = NULL;
+				fprintf(stderr, "{\"event\":\"closed\"}\n");
+			} else {
+				timer = start_timer(argv[1], interval, cpus, ncpus, &marks);
+				fprintf(stderr, "{\"event\":\"armed\",");
+				print_marks(&marks);
+				fprintf(stderr, ",\"prog_fds\":[]}\n");
+			}
+		}
+		if (rb)
+			ring_buffer__consume(rb);
 		fflush(stdout);
 	}
-	ring_buffer__consume(rb);
+	if (rb)
+		ring_buffer__consume(rb);
 	fflush(stdout);
 	ring_buffer__free(rb);
 	for (int i = 0; i < nsubs; i++) {

@@ -43,7 +43,7 @@ const SYNC_SOURCES = new Set(['sync', 'sync-c', 'sync-timed', 'sync-thread']);
 const PATH_FUNCTION = { sync: 'bpf_timer_cb', 'sync-c': 'bpf_timer_cb', 'sync-timed': 'bpf_timer_cb', perf: 'perf_swevent_hrtimer', bpftrace: 'perf_swevent_hrtimer' };
 
 /** Times the method's hrtimer function per CPU and notes its first run (start-up). */
-function loadPathProbe(lib, method, subscribers) {
+export function loadPathProbe(lib, method, subscribers) {
   const fn = PATH_FUNCTION[method];
   const open = lib.BpfObject.open(path.join(bpfOut, 'tick_path.bpf.o'));
   open.rodata.set('target_function', fn ? kallsym(fn) : 0n);
@@ -56,7 +56,10 @@ function loadPathProbe(lib, method, subscribers) {
   const read = () => object.map('path').lookupPerCpu(0).map((b) => ({
     firstNs: Number(b.readBigUInt64LE(16)), totalNs: Number(b.readBigUInt64LE(24)), count: Number(b.readBigUInt64LE(32)),
   }));
-  return { fn, timesPath, read, close: () => object.close() };
+  const pathMap = object.map('path');
+  // the first run is noted once per reset: the start-up scenario resets before each start
+  const reset = () => pathMap.updatePerCpu(0, Array.from({ length: lib.numPossibleCpus() }, () => Buffer.alloc(pathMap.valueSize)));
+  return { fn, timesPath, read, reset, close: () => object.close() };
 }
 
 // ---- subscribers loaded by this process ------------------------------------------------
@@ -293,7 +296,7 @@ function bpftraceSource(lib, cfg) {
 }
 
 /** Reads JSON lines from a stream; next(pred) resolves with the next matching one. */
-function jsonLines(stream) {
+export function jsonLines(stream) {
   const queue = [];
   const waiters = [];
   let buf = '';

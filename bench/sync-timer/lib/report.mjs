@@ -4,6 +4,7 @@ import { METHOD_INFO } from './methods.mjs';
 import { ccdfPoints, linePlot, rasterPlot } from './svg.mjs';
 import { checkAims, keyOf, ratio } from './summary.mjs';
 import { GRIDLESS } from './analyze.mjs';
+import { startupAim, startupLine, startupTable } from './startup.mjs';
 
 export const README_START = '<!-- bench:sync-timer:start -->';
 export const README_END = '<!-- bench:sync-timer:end -->';
@@ -134,7 +135,7 @@ const NOTES = [
   '‡ **tick path**: the time in the hrtimer function that delivers the tick, between the `hrtimer_expire_entry` and `hrtimer_expire_exit` tracepoints, for the sync timer `bpf_timer_cb` (the kernel wrapper and our BPF callback, which `kernel.bpf_stats_enabled` does not account: the kernel calls timer callbacks directly) and for perf_event `perf_swevent_hrtimer` (the sample path including its BPF program). It includes the exit tracepoint\'s dispatch to the timing program (fentry/fexit would be tighter, but this kernel refuses ftrace-based attachment). **Timer callback, BPF only**: a bench-only build of the timer (`bpf/sync_timer_timed.bpf.c`) brackets its callback with `bpf_ktime_get_ns()`, armed through the public `initSyncTimerProgram()` in separate runs.',
   '**Subscriber cost**: `run_time_ns` from `kernel.bpf_stats_enabled` (switched on for the run and restored afterwards) divided by the ticks the subscriber received; the sync timer\'s subscribers also run on every other hrtimer expiry of their CPU, which this counts (runs per tick > 1). **CPU time per tick, all subscribers**: sync timer = tick path + all subscribers; perf_event = tick path × subscribers (each subscriber has its own events); user-space = user + system CPU of the timer process.',
   '§ With 64 subscribers on `hrtimer_expire_exit` the tracepoint is full (it takes at most 64 BPF programs), so the tick path is not timed in those runs: the value is the 1-subscriber runs\' (the tick path ends before the subscribers run). The same limit means 64 sync-timer subscribers leave no room on that tracepoint for any other tool\'s program.',
-  '**Start-up**: from the call that starts the tick source (`SyncTimer.start()`; the C harness\'s `bpf_object__open`; the first `perf_event_open`; spawning the timer process or bpftrace) to the first tick on every CPU (the first `bpf_timer_cb` / `perf_swevent_hrtimer` seen on each CPU, or the first record).',
+  '**Start-up** (the timing table\'s column): from the call that starts the tick source (`SyncTimer.start()` in this long-running bench process; the C harness\'s `bpf_object__open` in its fresh process; the first `perf_event_open`; spawning the timer process or bpftrace) to the first tick on every CPU (the first `bpf_timer_cb` / `perf_swevent_hrtimer` seen on each CPU, or the first record); it includes the wait for the next grid point (up to one interval). The start-up table compares the sync timer with its C harness like for like instead: both in processes of their own, phase by phase (`lib/startup.mjs`).',
 ];
 
 // ---- plots --------------------------------------------------------------------------
@@ -196,8 +197,9 @@ function costPlots(s, opts) {
 
 export function buildReport(ctx) {
   const { summary: s, opts } = ctx;
-  const aims = checkAims(s, opts);
+  const aims = [...checkAims(s, opts), ...(ctx.startup ? [startupAim(ctx.startup)] : [])];
   const timing = timingTable(s, opts);
+  const startup = ctx.startup ? { line: startupLine(ctx.startup), table: startupTable(ctx.startup) } : undefined;
   const costs = costTable(s, opts);
   const phases = phaseTable(s, opts);
   const head = whatWasRun(ctx);
@@ -218,6 +220,7 @@ export function buildReport(ctx) {
     mdTable(costs),
     '',
     ...(phases.rows.length ? ['## perf_event phases', '', mdTable(phases), ''] : []),
+    ...(startup ? ['## Start-up', '', startup.line, '', mdTable(startup.table), ''] : []),
     '## How it was measured',
     '',
     ...NOTES.map((n) => `- ${n}`),
@@ -233,6 +236,7 @@ export function buildReport(ctx) {
     '',
     mdTable(costs),
     '',
+    ...(startup ? [startup.line, '', mdTable(startup.table), ''] : []),
     mdTable(aimsTable(aims)),
     '',
     'Run it with `sudo npm run bench:sync-timer` (or `sync-timer bench`); it rewrites this section and writes `bench/out/sync-timer/report.md` and `report.html` (plots, method notes, perf_event phases).',
@@ -270,6 +274,7 @@ ${htmlTable(timing)}
 <h2>Cost against subscribers</h2>
 ${htmlTable(costs)}
 ${phases.rows.length ? `<h2>perf_event phases</h2>${htmlTable(phases)}` : ''}
+${startup ? `<h2>Start-up</h2><p class="meta">${mdInline(startup.line)}</p>${htmlTable(startup.table)}` : ''}
 <h2>How it was measured</h2>
 <ul class="notes">${NOTES.map((n) => `<li>${mdInline(n)}</li>`).join('')}</ul>
 </body></html>

@@ -1,5 +1,5 @@
 // Arming the per-CPU timers of a DEFINE_SYNC_TIMER init program: CPU selection, stale
-// sysctl recovery, the mode probe with fallback, and timer_migration handling.
+// sysctl recovery, the mode fallback, and timer_migration handling.
 import { allowedCpus, checkOptions, onlineCpus, optionNames, possibleCpus, runOnCpus, type BpfProgram } from '@bpf-sync-timer/libbpf';
 import { selectCpus, type SkippedCpu } from './cpus';
 import { SyncTimerError } from './errors';

@@ -11,10 +11,12 @@ export function parseKernelRelease(release: string): { major: number; minor: num
 
 /** True on PREEMPT_RT kernels (whose verifier refuses bpf_timer). */
 export function isPreemptRt(realtimeFile = '/sys/kernel/realtime', version = os.version()): boolean {
+  // 7.x RT kernels have no /sys/kernel/realtime: their `uname -v` still says PREEMPT_RT.
+  // (existsSync first: most kernels have no such file, and a thrown ENOENT costs start-up.)
   try {
-    if (fs.readFileSync(realtimeFile, 'utf8').trim() === '1') return true;
+    if (fs.existsSync(realtimeFile) && fs.readFileSync(realtimeFile, 'utf8').trim() === '1') return true;
   } catch {
-    // 7.x RT kernels have no /sys/kernel/realtime: their `uname -v` still says PREEMPT_RT.
+    // unreadable: decided by the version string below
   }
   return /\bPREEMPT_RT\b/.test(version);
 }

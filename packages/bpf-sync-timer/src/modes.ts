@@ -1,4 +1,4 @@
-// Timer modes, the init program's context, and the probe-then-arm logic with fallback
+// Timer modes, the init program's context, and arming with fallback
 // modern -> intermediate -> legacy (the bpf_timer modes; thread mode, which needs no
 // bpf_timer, is chosen in sync-timer.ts). Pure apart from the injected runner.
 import { constants as osConstants } from 'node:os';
@@ -164,10 +164,12 @@ export function isModeUnsupported(e: SyncTimerError | undefined): boolean {
 }
 
 /**
- * Probes the mode on the first CPU only (falling back while the kernel rejects its flags),
- * then arms the other CPUs in the mode found. Throws the CPU's own error for a single
- * failure, MULTIPLE_FAILURES for several, MODE_UNSUPPORTED / ALL_MODES_FAILED when no
- * mode is accepted.
+ * Arms every CPU at once in the best candidate mode, falling back to the next while the
+ * kernel rejects its flags (told by the first CPU's run; a fallback re-runs init, which
+ * replaces what the rejected mode left). One round of pinned runs where the kernel takes
+ * the first mode: a probe on one CPU before the others would double start-up for nothing.
+ * Throws the CPU's own error for a single failure, MULTIPLE_FAILURES for several,
+ * MODE_UNSUPPORTED / ALL_MODES_FAILED when no mode is accepted.
  */
 export async function armTimers(run: ArmRunner, cpus: number[], requested: BpfTimerMode | 'auto', wrap: ModeWrapper,
   log: (message: string) => void, clock: TimerClock = 'monotonic'): Promise<ArmOutcome> {
@@ -176,12 +178,10 @@ export async function armTimers(run: ArmRunner, cpus: number[], requested: BpfTi
   const rejected: Partial<Record<BpfTimerMode, SyncTimerError>> = {};
   for (const mode of candidates) {
     const results = await wrap(mode, async () => {
-      const [probe] = await run([cpus[0]], mode);
-      if (isModeUnsupported(probe.error)) return undefined;
-      if (probe.error) throw probe.error;
-      const rest = cpus.length > 1 ? await run(cpus.slice(1), mode) : [];
-      throwFailures(rest);
-      return [probe, ...rest];
+      const all = await run(cpus, mode);
+      if (isModeUnsupported(all[0].error)) return undefined;
+      throwFailures(all);
+      return all;
     });
     if (results) return { mode, reason: reasonFor(mode, requested, rejected), results };
     const info = MODE_INFO[mode];
@@ -208,7 +208,7 @@ function throwFailures(results: CpuArmResult[]): void {
   if (failed.length > 1) {
     const cpus = failed.map((r) => r.cpu);
     throw new SyncTimerError('MULTIPLE_FAILURES',
-      `arming failed on ${failed.length} of ${results.length + 1} CPUs (${cpus.join(', ')}): ${failed.map((r) => r.error!.code).join(', ')}`,
+      `arming failed on ${failed.length} of ${results.length} CPUs (${cpus.join(', ')}): ${failed.map((r) => r.error!.code).join(', ')}`,
       { cpus, failures: failed.map((r) => r.error!) });
   }
 }

@@ -133,6 +133,8 @@ export function safeLog(log: Log): Log {
 export function recoverStaleTimerMigration(log: Log, paths: SysctlPaths = defaultPaths()): number {
   const say = safeLog(log);
   let names: string[];
+  // Usually there is no state directory at all: no thrown ENOENT on every start.
+  if (!fs.existsSync(paths.stateDir)) return 0;
   try {
     names = fs.readdirSync(paths.stateDir);
   } catch {

@@ -34,9 +34,13 @@ export function formatCpuList(cpus: readonly number[]): string {
 
 const CPU_DIR = '/sys/devices/system/cpu';
 
+// The possible mask is fixed at boot; read once, as libbpf_num_possible_cpus does.
+let possible: readonly number[] | undefined;
+
 /** CPUs the kernel may ever bring online (per-CPU map values exist for each). */
 export function possibleCpus(): number[] {
-  return parseCpuList(fs.readFileSync(`${CPU_DIR}/possible`, 'utf8'));
+  possible ??= parseCpuList(fs.readFileSync(`${CPU_DIR}/possible`, 'utf8'));
+  return [...possible];
 }
 
 /** CPUs online right now. */

@@ -13,6 +13,9 @@ const debug = debuglog('libbpf');
 
 /** The default: warnings to stderr; info and debug when NODE_DEBUG includes `libbpf`. */
 export const defaultLogger: Logger = (level, message) => {
+  // Most of libbpf's messages are debug ones (dozens per open): left untouched unless
+  // NODE_DEBUG asks for them, which keeps them off the start-up path.
+  if (level !== 'warn' && !debug.enabled) return;
   const text = message.replace(/\n$/, '');
   // libbpf prefixes its own lines with "libbpf: "; the verifier log inside one does not.
   if (level === 'warn') process.stderr.write(text.startsWith('libbpf: ') ? `${text}\n` : `libbpf: ${text}\n`);

@@ -1,4 +1,4 @@
-// The probe-then-arm logic against a fake runner: no kernel needed.
+// Arming with mode fallback against a fake runner: no kernel needed.
 import * as assert from 'node:assert/strict';
 import { constants } from 'node:os';
 import { describe, it } from 'node:test';
@@ -30,19 +30,32 @@ const wrap = <T>(mode: TimerMode, fn: () => Promise<T>) => {
 };
 
 describe('armTimers', () => {
-  it('probes on the first CPU only and falls back modern -> intermediate -> legacy', async () => {
+  it('arms every CPU in one round per mode and falls back modern -> intermediate -> legacy', async () => {
     const k = fakeKernel(['legacy']);
     const out = await armTimers(k.run, [0, 1, 2, 3], 'auto', wrap, () => {});
     assert.equal(out.mode, 'legacy');
     assert.match(out.reason, /rejected modern and intermediate/);
-    assert.deepEqual(k.calls, [['modern', [0]], ['intermediate', [0]], ['legacy', [0]], ['legacy', [1, 2, 3]]]);
+    assert.deepEqual(k.calls, [['modern', [0, 1, 2, 3]], ['intermediate', [0, 1, 2, 3]], ['legacy', [0, 1, 2, 3]]]);
+    assert.deepEqual(out.results.map((r) => r.cpu), [0, 1, 2, 3]);
   });
 
-  it('uses modern directly when the kernel accepts it', async () => {
+  it('uses modern directly, in a single round, when the kernel accepts it', async () => {
     const k = fakeKernel(['modern', 'intermediate', 'legacy']);
     const out = await armTimers(k.run, [0, 1], 'auto', wrap, () => {});
     assert.equal(out.mode, 'modern');
-    assert.deepEqual(k.calls, [['modern', [0]], ['modern', [1]]]);
+    assert.deepEqual(k.calls, [['modern', [0, 1]]]);
+  });
+
+  it('the first CPU decides a mode is missing; the next mode re-arms the CPUs that took it', async () => {
+    // a kernel cannot accept a mode on one CPU and reject it on another, but the outcome stays defined
+    const calls: Array<[TimerMode, number[]]> = [];
+    const run = async (cpus: number[], mode: TimerMode) => {
+      calls.push([mode, cpus]);
+      return cpus.map((cpu): CpuArmResult => (mode === 'modern' && cpu === 0 ? unsupported(cpu) : { cpu, firstExpiryNs: 1000n }));
+    };
+    const out = await armTimers(run, [0, 1], 'auto', wrap, () => {});
+    assert.equal(out.mode, 'intermediate');
+    assert.deepEqual(calls, [['modern', [0, 1]], ['intermediate', [0, 1]]]);
   });
 
   it('a forced mode the kernel lacks is MODE_UNSUPPORTED, with no fallback', async () => {
@@ -61,10 +74,10 @@ describe('armTimers', () => {
     await assert.rejects(armTimers(fakeKernel(['modern'], { 2: 'TIMER_INIT_FAILED' }).run, [0, 1, 2], 'auto', wrap, () => {}),
       (e: unknown) => e instanceof SyncTimerError && e.code === 'TIMER_INIT_FAILED' && e.cpu === 2);
     await assert.rejects(armTimers(fakeKernel(['modern'], { 1: 'TIMER_INIT_FAILED', 2: 'MAP_UPDATE_FAILED' }).run, [0, 1, 2], 'auto', wrap, () => {}),
-      (e: unknown) => e instanceof SyncTimerError && e.code === 'MULTIPLE_FAILURES' && e.cpus!.join() === '1,2' && e.failures!.length === 2);
+      (e: unknown) => e instanceof SyncTimerError && e.code === 'MULTIPLE_FAILURES' && e.cpus!.join() === '1,2' && e.failures!.length === 2 && /on 2 of 3 CPUs/.test(e.message));
   });
 
-  it('a failure on the probe CPU that is not EINVAL is reported, not treated as a missing mode', async () => {
+  it('a failure on the first CPU that is not EINVAL is reported, not treated as a missing mode', async () => {
     const k = fakeKernel(['modern'], { 0: 'MAP_UPDATE_FAILED' });
     await assert.rejects(armTimers(k.run, [0, 1], 'auto', wrap, () => {}), (e: unknown) => e instanceof SyncTimerError && e.code === 'MAP_UPDATE_FAILED');
     assert.equal(k.calls.length, 1);

@@ -20,6 +20,8 @@ const SKELETONS = [
     options: { name: 'sync_timer', objectPath: 'sync_timer.bpf.o' } },
   { object: `${timer}/dist/bpf/tick_probe.bpf.o`, out: `${timer}/src/abi/tick_probe.skel.ts`, pkg: 'bpf-sync-timer',
     options: { name: 'tick_probe', objectPath: 'tick_probe.bpf.o', records: { records: 'struct tick_record' } } },
+  { object: `${timer}/dist/bpf/collect.bpf.o`, out: `${timer}/src/abi/collect.skel.ts`, pkg: 'bpf-sync-timer',
+    options: { name: 'collect', objectPath: 'collect.bpf.o', strings: ['collect_sample.comm'], records: { samples: 'struct collect_sample' } } },
   { object: 'examples/collector/obj/collector.bpf.o', out: 'examples/collector/collector.skel.ts', pkg: 'examples',
     options: { name: 'collector', objectPath: 'collector.bpf.o', strings: ['collector_record.comm'], records: { records: 'struct collector_record' } } },
   { object: 'examples/seed/obj/seed000.bpf.o', out: 'examples/seed/seed000.skel.ts', pkg: 'examples',

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `sync-timer` command. Only `monitor` and `doctor` need the native addon, so they are
+// The `sync-timer` command. Only `monitor`, `collect` and `doctor` need the native addon, so they are
 // imported when they run: `include-dir` and help work where the addon cannot load (a
 // missing prebuild, a failed source build), and test/unit/cli-no-addon.test.ts holds that.
 import { parseArgs } from 'node:util';
@@ -7,6 +7,7 @@ import { SyncTimerError } from '../errors';
 import { MAX_SUBSCRIBERS } from '../subscribers';
 import { CLOCKS, MODES, type TimerClock, type TimerMode } from '../modes';
 import { bench, BENCH_USAGE } from './bench';
+import { COLLECT_USAGE, parseCollectArgs, resolveParquetWriter } from './collect-args';
 import { bpfCflags, INCLUDE_DIR } from './include-dir';
 import { CliError, parseCount, parseCpus, parseDuration, parseHostPort, UsageError } from './units';
 
@@ -25,7 +26,7 @@ commands:
                    --prometheus HOST:PORT
                                      serve the timer's metrics on http://HOST:PORT/metrics
                                      while running (needs prom-client; port 0: any free one)
-  doctor         check kernel, BTF, privileges, tracefs, PREEMPT_RT and the timer mode
+${COLLECT_USAGE}  doctor         check kernel, BTF, privileges, tracefs, PREEMPT_RT and the timer mode
   include-dir    print the C header directory (clang -I$(sync-timer include-dir))
   cflags         print the -I flags for this package's headers and libbpf's bpf/*.h
                    (clang -target bpf $(sync-timer cflags) ...; no libbpf-dev needed)
@@ -38,6 +39,13 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'monitor':
         return await runMonitor(rest);
+      case 'collect': {
+        const options = parseCollectArgs(rest);
+        if (options.format === 'parquet') resolveParquetWriter();
+        const { collect } = await import('./collect');
+        await collect(options);
+        return 0;
+      }
       case 'doctor': {
         const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, strict: true });
         const { doctor, renderChecks } = await import('./doctor');

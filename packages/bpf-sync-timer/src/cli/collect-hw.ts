@@ -2,7 +2,7 @@
 // put into collect.bpf.c's perf event arrays, which the tick program reads with
 // bpf_perf_event_read_value. Without a PMU (most VMs) perf_event_open fails and the
 // counter columns are null; the command says so in one sentence.
-import { BpfError, closeFd, perfEventOpen, PerfType, type BpfObject } from '@bpf-sync-timer/libbpf';
+import { BpfError, perfEventOpen, PerfType, type BpfObject, type PerfEvent } from '@bpf-sync-timer/libbpf';
 
 /** The counters, by the perf event array that holds them (PERF_COUNT_HW_* configs). */
 export const HW_COUNTERS = [
@@ -20,12 +20,12 @@ export interface HwCounters {
   readonly note: string | undefined;
   /** Puts the counters into the loaded object's perf event arrays. */
   install(object: BpfObject): void;
-  /** Closes every counter fd. Idempotent. */
+  /** Closes every counter. Idempotent. */
   close(): void;
 }
 
 /** perf_event_open for `config` on `cpu`; the errno name when it fails. */
-function open(config: number, cpu: number): number | string {
+function open(config: number, cpu: number): PerfEvent | string {
   try {
     return perfEventOpen({ type: PerfType.HARDWARE, config }, { cpu });
   } catch (e) {
@@ -36,25 +36,25 @@ function open(config: number, cpu: number): number | string {
 
 /** Opens every counter on every CPU; `enabled` false opens none (`--hw off`). */
 export function openHwCounters(cpus: readonly number[], enabled: boolean): HwCounters {
-  const fds: { map: string; cpu: number; fd: number }[] = [];
+  const fds: { map: string; cpu: number; event: PerfEvent }[] = [];
   const columns: string[] = [];
   const missing: string[] = [];
   let why = '';
   for (const c of enabled ? HW_COUNTERS : []) {
     const opened: typeof fds = [];
     for (const cpu of cpus) {
-      const fd = open(c.config, cpu);
-      if (typeof fd === 'string') {
-        why ||= fd;
+      const event = open(c.config, cpu);
+      if (typeof event === 'string') {
+        why ||= event;
         break;
       }
-      opened.push({ map: c.map, cpu, fd });
+      opened.push({ map: c.map, cpu, event });
     }
     if (opened.length === cpus.length) {
       fds.push(...opened);
       columns.push(c.column);
     } else {
-      for (const o of opened) closeFd(o.fd);
+      for (const o of opened) o.event.close();
       missing.push(c.column);
     }
   }
@@ -70,12 +70,13 @@ export function openHwCounters(cpus: readonly number[], enabled: boolean): HwCou
     columns,
     note,
     install(object) {
-      for (const f of fds) object.map(f.map).update(f.cpu, f.fd);
+      // The array keeps its own reference to each event: the handles stay ours to close.
+      for (const f of fds) object.map(f.map).update(f.cpu, f.event.fd);
     },
     close() {
       if (closed) return;
       closed = true;
-      for (const f of fds) closeFd(f.fd);
+      for (const f of fds) f.event.close();
     },
   };
 }

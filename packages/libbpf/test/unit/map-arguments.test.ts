@@ -14,10 +14,11 @@ import { BPF_F_MMAPABLE } from '../../src/mapped-array';
 import type { NativeMapInfo } from '../../src/native';
 import { BpfObject } from '../../src/object';
 import { installFakeNative } from '../support/fake-native';
+import { objectBytes } from '../support/object-bytes';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'libbpf-unit-maps-'));
 const OBJ = path.join(dir, 'maps.bpf.o');
-fs.writeFileSync(OBJ, '');
+fs.writeFileSync(OBJ, objectBytes);
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function map(name: string, type: number, flags = 0): NativeMapInfo {

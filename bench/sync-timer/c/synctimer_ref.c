@@ -24,7 +24,13 @@ struct init_args {
 	int32_t err_no;
 	uint64_t first_expiry_ns;
 	uint64_t interval_ns;
+	uint32_t clock;          /* 0: CLOCK_MONOTONIC grid, as the TS side's default */
+	int32_t tai_offset_s;
+	uint64_t realtime_ns;
+	uint64_t first_index;
 };
+/* struct sync_timer_init_args of include/sync_timer.bpf.h: the kernel refuses a shorter context. */
+_Static_assert(sizeof(struct init_args) == 56, "struct sync_timer_init_args is 56 bytes");
 
 struct arm_job {
 	int prog_fd;

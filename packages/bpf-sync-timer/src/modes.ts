@@ -180,6 +180,9 @@ export async function armTimers(run: ArmRunner, cpus: number[], requested: BpfTi
     const results = await wrap(mode, async () => {
       const all = await run(cpus, mode);
       if (isModeUnsupported(all[0].error)) return undefined;
+      // The first CPU's own failure is the object's or the kernel's (every CPU would say
+      // the same, e.g. CLOCK_UNSUPPORTED): thrown as it is, as a probe on it alone would.
+      if (all[0].error) throw all[0].error;
       throwFailures(all);
       return all;
     });

@@ -9,8 +9,11 @@ namespace nbpf {
 
 class NativePerfBuffer : public Napi::ObjectWrap<NativePerfBuffer> {
  public:
+  static constexpr napi_type_tag kTag{0x6e627066'70657266ULL, 0x8a1c'4f0e'93d2'0006ULL};
+  static constexpr const char* kName = "NativePerfBuffer";
   // new NativePerfBuffer(mapFd, pagesPerCpu, callback(bytes, meta, lost, errno))
   explicit NativePerfBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativePerfBuffer>(info) {
+    TagInstance<NativePerfBuffer>(info);
     Napi::Env env = info.Env();
     int fd = ArgI32(info, 0, "map fd");
     uint32_t pages = ArgU32(info, 1, "pagesPerCpu");
@@ -30,11 +33,11 @@ class NativePerfBuffer : public Napi::ObjectWrap<NativePerfBuffer> {
 
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "NativePerfBuffer",
-                       {InstanceMethod<&NativePerfBuffer::Consume>("consume"),
-                        InstanceMethod<&NativePerfBuffer::Close>("close"),
-                        InstanceMethod<&NativePerfBuffer::Pause>("pause"),
-                        InstanceMethod<&NativePerfBuffer::Resume>("resume"),
-                        InstanceMethod<&NativePerfBuffer::SetRef>("setRef")});
+                       {Method<NativePerfBuffer, &NativePerfBuffer::Consume>("consume"),
+                        Method<NativePerfBuffer, &NativePerfBuffer::Close>("close"),
+                        Method<NativePerfBuffer, &NativePerfBuffer::Pause>("pause"),
+                        Method<NativePerfBuffer, &NativePerfBuffer::Resume>("resume"),
+                        Method<NativePerfBuffer, &NativePerfBuffer::SetRef>("setRef")});
   }
 
  private:

@@ -18,8 +18,11 @@ namespace nbpf {
 
 class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
  public:
+  static constexpr napi_type_tag kTag{0x6e627066'72696e67ULL, 0x8a1c'4f0e'93d2'0005ULL};
+  static constexpr const char* kName = "NativeRingBuffer";
   // new NativeRingBuffer(mapFd, onReadable())
   explicit NativeRingBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRingBuffer>(info) {
+    TagInstance<NativeRingBuffer>(info);
     Napi::Env env = info.Env();
     int mapFd = ArgI32(info, 0, "map fd");
     if (info.Length() < 2 || !info[1].IsFunction()) ThrowType(env, "callback must be a function");
@@ -48,11 +51,11 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
 
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "NativeRingBuffer",
-                       {InstanceMethod<&NativeRingBuffer::Regions>("regions"),
-                        InstanceMethod<&NativeRingBuffer::Close>("close"),
-                        InstanceMethod<&NativeRingBuffer::Pause>("pause"),
-                        InstanceMethod<&NativeRingBuffer::Resume>("resume"),
-                        InstanceMethod<&NativeRingBuffer::SetRef>("setRef")});
+                       {Method<NativeRingBuffer, &NativeRingBuffer::Regions>("regions"),
+                        Method<NativeRingBuffer, &NativeRingBuffer::Close>("close"),
+                        Method<NativeRingBuffer, &NativeRingBuffer::Pause>("pause"),
+                        Method<NativeRingBuffer, &NativeRingBuffer::Resume>("resume"),
+                        Method<NativeRingBuffer, &NativeRingBuffer::SetRef>("setRef")});
   }
 
  private:

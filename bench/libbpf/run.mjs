@@ -315,11 +315,12 @@ if (loadBefore > 1) notes.push(`Other work was running before the start (load av
 for (const n of notes) lines.push(`- ${n}`);
 
 const block = lines.join('\n');
-writeMapJson(mapRatios);
 process.stdout.write(`${block}\n`);
 fs.writeFileSync(path.join(outDir, 'libbpf.md'), `# @bpf-sync-timer/libbpf benchmark\n\n${block}\n`);
 log(`wrote ${path.relative(repo, path.join(outDir, 'libbpf.md'))}`);
+// One file for the run: the ring's ratios written afresh, the maps' merged into it.
 writeJson({ ...ringRatios() });
+writeMapJson(mapRatios);
 log(`wrote ${path.relative(repo, path.join(outDir, 'libbpf.json'))}`);
 if (opts.readme) {
   updateReadme(block);

@@ -77,6 +77,10 @@ interface Section {
   header: number;
 }
 
+// Files that passed the check, by identity (see checkBpfObject); the oldest leave first.
+const checkedFiles = new Set<string>();
+const CHECKED_FILES_KEPT = 64;
+
 /**
  * Checks the structure of a BPF object given by path or bytes; throws a BpfError
  * (op `bpf_object__open`, code `LIBBPF_ERRNO__FORMAT`) naming what is damaged and where.
@@ -93,8 +97,15 @@ export function checkBpfObject(source: string | Buffer): void {
     return; // libbpf's open reports why it cannot be opened, with the errno
   }
   try {
-    if (!fs.fstatSync(fd).isFile()) return;
+    const st = fs.fstatSync(fd, { bigint: true });
+    if (!st.isFile()) return;
+    // A file checked before and not changed since (same inode, size and times) is not read
+    // again: a process that starts the same object repeatedly pays the check once.
+    const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    if (checkedFiles.has(key)) return;
     checkBpfObjectBytes(fs.readFileSync(fd));
+    if (checkedFiles.size >= CHECKED_FILES_KEPT) checkedFiles.delete(checkedFiles.values().next().value!);
+    checkedFiles.add(key);
   } finally {
     fs.closeSync(fd);
   }

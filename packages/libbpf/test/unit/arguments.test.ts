@@ -116,7 +116,16 @@ describe('BpfObject.open arguments', () => {
     assert.throws(() => BpfObject.open(BASIC, { logLevel: 9 }), argError('logLevel'));
     assert.throws(() => BpfObject.open(BASIC, { logLevel: 1.5 }), argError('logLevel'));
     assert.throws(() => BpfObject.open(BASIC, { btfCustomPath: '/no/such/btf' }), (e: unknown) => e instanceof BpfError && e.code === 'ENOENT');
+    assert.throws(() => BpfObject.open(BASIC, { checkStructure: 'no' as unknown as boolean }), argError('checkStructure'));
     assert.deepEqual(fake.calls, [], 'libbpf is not called with invalid options');
+  });
+  it('checks the structure before libbpf unless told not to', () => {
+    const cut = objectBytes.subarray(0, 40);
+    assert.throws(() => BpfObject.open(cut), (e: unknown) => e instanceof BpfError && e.code === 'LIBBPF_ERRNO__FORMAT');
+    assert.deepEqual(fake.calls, [], 'refused before libbpf');
+    // checkStructure: false hands the bytes to libbpf (here the fake, which takes anything).
+    using o = BpfObject.open(cut, { checkStructure: false });
+    assert.ok(fake.calls.length > 0);
   });
   it('names the object after the file, or after objectName, and hands libbpf the options', () => {
     using a = BpfObject.open(BASIC);

@@ -126,4 +126,26 @@ describe('checkBpfObject by path', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('checks a file once while it is unchanged, and again once it changes', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'elf-check-'));
+    try {
+      const file = path.join(dir, 'obj.bpf.o');
+      fs.writeFileSync(file, BASIC);
+      assert.equal(checkBpfObject(file), undefined);
+      assert.equal(checkBpfObject(file), undefined);
+      // Damaged in place (same inode): the times and size differ, so it is read again.
+      fs.writeFileSync(file, BASIC.subarray(0, 40));
+      assert.throws(() => checkBpfObject(file), { name: 'BpfError', code: 'LIBBPF_ERRNO__FORMAT', message: /ELF header is cut short/ });
+      // Same size, new content: the change time still tells.
+      const flipped = Buffer.from(BASIC);
+      flipped[0] = 0;
+      fs.writeFileSync(file, BASIC);
+      assert.equal(checkBpfObject(file), undefined);
+      fs.writeFileSync(file, flipped);
+      assert.throws(() => checkBpfObject(file), { name: 'BpfError', code: 'LIBBPF_ERRNO__FORMAT' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -144,11 +144,11 @@ interface Entry {
 
 const ENTRIES: Entry[] = [
   {
-    what: 'BpfObject.open', call: (o) => BpfObject.open(OBJECT, o as object), known: ['objectName', 'btfCustomPath', 'logLevel'],
+    what: 'BpfObject.open', call: (o) => BpfObject.open(OBJECT, o as object), known: ['objectName', 'btfCustomPath', 'logLevel', 'checkStructure'],
     typo: ['objectname', 'objectName'], all: { objectName: 'x', btfCustomPath: BTF, logLevel: 1 }, reaches: undefined,
   },
   {
-    what: 'BpfObject.open', label: 'OpenBpfObject.open of a Buffer', call: (o) => OpenBpfObject.open(objectBytes, o as object), known: ['objectName', 'btfCustomPath', 'logLevel'],
+    what: 'BpfObject.open', label: 'OpenBpfObject.open of a Buffer', call: (o) => OpenBpfObject.open(objectBytes, o as object), known: ['objectName', 'btfCustomPath', 'logLevel', 'checkStructure'],
     typo: ['logLvel', 'logLevel'], all: { objectName: 'x', btfCustomPath: BTF, logLevel: 2 }, reaches: undefined,
   },
   {

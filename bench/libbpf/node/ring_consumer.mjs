@@ -8,8 +8,9 @@
 //     until a reserve fails), then times one RingBuffer.consume() of the backlog.
 //     PRODUCER and PRODUCER_CPU are not used.
 //
-// DELIVERY: records (default; a Buffer per record, kept valid) or spans (the callback gets
-// (bytes, offset, length), no allocation per record; see RingBufferOptions.delivery).
+// DELIVERY: records (default; a Buffer per record, kept valid), spans (the callback gets
+// (bytes, offset, length), no allocation per record) or batch (one call per batch with the
+// records' offsets and lengths); see RingBufferOptions.delivery.
 //
 // usage: node ring_consumer.mjs LIB OBJ PRODUCER PRODUCER_CPU BATCH adaptive|batch|drain AMOUNT [DELIVERY]
 import { spawn } from 'node:child_process';
@@ -18,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 
 const [lib, objPath, producer, producerCpu, batch, mode, amount, delivery = 'records'] = process.argv.slice(2);
 if (!['adaptive', 'batch', 'drain'].includes(mode)) throw new Error(`unknown mode ${mode}`);
-if (!['records', 'spans'].includes(delivery)) throw new Error(`unknown delivery ${delivery}`);
+if (!['records', 'spans', 'batch'].includes(delivery)) throw new Error(`unknown delivery ${delivery}`);
 const { BpfObject, RingBuffer } = await import(pathToFileURL(lib).href);
 
 const obj = BpfObject.open(objPath).load();
@@ -30,7 +31,21 @@ let wordsOf;
 let expected = 0;
 let errors = 0;
 // seq is a u64; two u32 reads avoid a BigInt per record (exact below 2^53)
-const rb = delivery === 'spans'
+const rb = delivery === 'batch'
+  ? new RingBuffer(ring, (bytes, offsets, lengths, n) => {
+    if (wordsOf !== bytes) {
+      wordsOf = bytes;
+      words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
+    }
+    for (let i = 0; i < n; i++) {
+      const w = offsets[i] >> 2;
+      const seq = words[w + 1] * 0x1_0000_0000 + words[w];
+      if (lengths[i] !== 64 || seq !== expected) errors++;
+      expected = seq + 1;
+    }
+    count += n;
+  }, { delivery: 'batch' })
+  : delivery === 'spans'
   ? new RingBuffer(ring, (bytes, offset, length) => {
     // `bytes` is the same Buffer on every call: one u32 view over it reads like C's e->seq
     // (Buffer.readUInt32LE costs ~10 ns a call here, more than the rest of the record's work).

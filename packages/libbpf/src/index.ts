@@ -22,7 +22,7 @@ export { DEFAULT_CLOCK_STEP_NS, GridRunner, GRID_RUN_CTX_SIZE, GRID_RUN_REALTIME
 export { BpfProgram, OpenProgram, runOnCpus, checkCpuRuns, type CpuRunResult, type RunOnCpusOptions, type TestRunOptions, type TestRunResult } from './program';
 export { BpfLink } from './link';
 export { GlobalSection, type GlobalValue, type GlobalVar } from './globals';
-export { RingBuffer, type RingBufferOptions, type RingSpanCallback } from './ring-buffer';
+export { RingBuffer, RING_BATCH_MAX, type RingBatchCallback, type RingBufferOptions, type RingSpanCallback } from './ring-buffer';
 export { PerfBuffer, type PerfRecord, type PerfBufferOptions } from './perf-buffer';
 export { possibleCpus, onlineCpus, allowedCpus, numPossibleCpus, parseCpuList, formatCpuList } from './cpu';
 export { setLogger, defaultLogger, type Logger, type LogLevel } from './log';

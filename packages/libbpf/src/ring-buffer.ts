@@ -22,9 +22,12 @@ export interface RingBufferOptions {
    * `'records'` (default): the callback gets each record as a Buffer of its own, valid for
    * as long as you keep it. `'spans'`: the callback is a {@link RingSpanCallback}, called
    * with (bytes, offset, length) and no allocation per record, the fastest way to read;
-   * `bytes` is valid only during the call (copy what you keep). Callback mode only.
+   * `bytes` is valid only during the call (copy what you keep). `'batch'`: the callback
+   * is a {@link RingBatchCallback}, called once per batch of records (up to
+   * {@link RING_BATCH_MAX} at a time) with their offsets and lengths: no call per record at
+   * all. Callback mode only.
    */
-  delivery?: 'records' | 'spans';
+  delivery?: 'records' | 'spans' | 'batch';
 }
 
 /**
@@ -38,6 +41,23 @@ export interface RingBufferOptions {
  * new RingBuffer(map, (bytes, offset) => total += bytes.readUInt32LE(offset), { delivery: 'spans' });
  */
 export type RingSpanCallback = (bytes: Buffer, offset: number, length: number) => void;
+
+/**
+ * The callback of `delivery: 'batch'`: `count` records, record `i` being
+ * `bytes[offsets[i], offsets[i] + lengths[i])`. `bytes`, `offsets` and `lengths` are reused
+ * for the next batch: read them during the call, copy what you keep. Offsets are 8-byte
+ * aligned and `bytes` is the same Buffer on every call, so one typed array view over it
+ * can be made once.
+ *
+ * @example
+ * new RingBuffer(map, (bytes, offsets, lengths, count) => {
+ *   for (let i = 0; i < count; i++) total += bytes.readUInt32LE(offsets[i]);
+ * }, { delivery: 'batch' });
+ */
+export type RingBatchCallback = (bytes: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number) => void;
+
+/** The most records one call of a {@link RingBatchCallback} gets. */
+export const RING_BATCH_MAX = 16384;
 
 const RING_BUFFER_OPTION_NAMES = optionNames<RingBufferOptions>()('highWaterMark', 'delivery');
 
@@ -85,6 +105,10 @@ export class RingBuffer extends EventSource<Buffer> {
   /** The same data as bytes. */
   readonly #bytes: Buffer;
   readonly #spanCallback: RingSpanCallback | undefined;
+  readonly #batchCallback: RingBatchCallback | undefined;
+  /** `delivery: 'batch'`: offsets and lengths of the records of a call. */
+  #offsets: Uint32Array | undefined;
+  #lengths: Uint32Array | undefined;
   /** `delivery: 'spans'`: the Buffer each batch is copied into (the size of the ring). */
   #scratch: Buffer | undefined;
   #scratchWords: Int32Array | undefined;
@@ -96,15 +120,17 @@ export class RingBuffer extends EventSource<Buffer> {
 
   constructor(map: BpfMap, callback?: (record: Buffer) => void, options?: RingBufferOptions & { delivery?: 'records' });
   constructor(map: BpfMap, callback: RingSpanCallback, options: RingBufferOptions & { delivery: 'spans' });
-  constructor(map: BpfMap, callback?: ((record: Buffer) => void) | RingSpanCallback, options: RingBufferOptions = {}) {
+  constructor(map: BpfMap, callback: RingBatchCallback, options: RingBufferOptions & { delivery: 'batch' });
+  constructor(map: BpfMap, callback?: ((record: Buffer) => void) | RingSpanCallback | RingBatchCallback, options: RingBufferOptions = {}) {
     if (!(map instanceof BpfMap)) throw new BpfArgumentError('map', 'expected a BpfMap of a loaded object');
     if (map.type !== MapType.RINGBUF) throw new BpfArgumentError('map', `'${map.name}' is ${map.typeName}, not BPF_MAP_TYPE_RINGBUF`);
     if (callback !== undefined && typeof callback !== 'function') throw new BpfArgumentError('callback', 'expected a function');
     checkOptions('RingBuffer', options, RING_BUFFER_OPTION_NAMES);
-    const spans = deliveryOf(options.delivery, callback);
-    super(`ring buffer '${map.name}'`, spans ? TO_SPANS : callback as ((record: Buffer) => void) | undefined,
+    const delivery = deliveryOf(options.delivery, callback);
+    super(`ring buffer '${map.name}'`, delivery !== 'records' ? TO_SPANS : callback as ((record: Buffer) => void) | undefined,
       highWaterMarkOf(options.highWaterMark));
-    this.#spanCallback = spans ? callback as RingSpanCallback : undefined;
+    this.#spanCallback = delivery === 'spans' ? callback as RingSpanCallback : undefined;
+    this.#batchCallback = delivery === 'batch' ? callback as RingBatchCallback : undefined;
     const handle = new (native().NativeRingBuffer)(map.fd, () => void this.pump());
     let r;
     try {
@@ -131,7 +157,7 @@ export class RingBuffer extends EventSource<Buffer> {
       delivered += this.#toCallback(rest.copy, rest.at);
     }
     while (delivered < limit && this.open) {
-      const n = this.#spanCallback ? this.#spanBatch() : this.#batch(limit - delivered);
+      const n = this.#spanCallback || this.#batchCallback ? this.#spanBatch() : this.#batch(limit - delivered);
       if (n < 0) break;
       delivered += n;
     }
@@ -184,6 +210,7 @@ export class RingBuffer extends EventSource<Buffer> {
     const words = this.#scratchWords ??= new Int32Array(scratch.buffer, 0, scratch.length >> 2);
     scratch.set(this.#bytes.subarray(start, end));
     this.#publish(length);
+    if (this.#batchCallback) return this.#toBatchCallback(scratch, words, length);
     const cb = this.#spanCallback!;
     let n = 0;
     for (let p = 0; p < length;) {
@@ -202,6 +229,35 @@ export class RingBuffer extends EventSource<Buffer> {
       if (!this.open) break; // closed by the callback: the rest is not delivered
     }
     return n;
+  }
+
+  /** `delivery: 'batch'`: the records in `scratch[0, length)` in calls of up to RING_BATCH_MAX. */
+  #toBatchCallback(scratch: Buffer, words: Int32Array, length: number): number {
+    const offsets = this.#offsets ??= new Uint32Array(RING_BATCH_MAX);
+    const lengths = this.#lengths ??= new Uint32Array(RING_BATCH_MAX);
+    const cb = this.#batchCallback!;
+    let total = 0;
+    for (let p = 0; p < length && this.open;) {
+      let n = 0;
+      for (; p < length && n < RING_BATCH_MAX;) {
+        const header = words[p >> 2];
+        const at = p + HEADER;
+        p += span(header);
+        if (header & DISCARD) continue;
+        offsets[n] = at;
+        lengths[n++] = header & LENGTH;
+      }
+      if (n === 0) break;
+      total += n;
+      try {
+        cb(scratch, offsets, lengths, n);
+      } catch (err) {
+        // Thrown on when nobody listens: the rest of this batch is dropped (the scratch
+        // Buffer is reused), which the error's uncaught report makes visible.
+        this.callbackFailed(err);
+      }
+    }
+    return total;
   }
 
   /** Gives `bytes` after our position back to the kernel (the release store, see above). */
@@ -269,10 +325,12 @@ export class RingBuffer extends EventSource<Buffer> {
   }
 }
 
-/** Whether records go to a span callback (checked: spans need a callback). */
-function deliveryOf(delivery: unknown, callback: unknown): boolean {
-  if (delivery === undefined || delivery === 'records') return false;
-  if (delivery !== 'spans') throw new BpfArgumentError('delivery', `expected 'records' or 'spans', got ${String(delivery)}`);
-  if (callback === undefined) throw new BpfArgumentError('delivery', "'spans' delivers to a callback: give one, or iterate with 'records'");
-  return true;
+/** How records are delivered (checked: spans and batches need a callback). */
+function deliveryOf(delivery: unknown, callback: unknown): 'records' | 'spans' | 'batch' {
+  if (delivery === undefined || delivery === 'records') return 'records';
+  if (delivery !== 'spans' && delivery !== 'batch') {
+    throw new BpfArgumentError('delivery', `expected 'records', 'spans' or 'batch', got ${String(delivery)}`);
+  }
+  if (callback === undefined) throw new BpfArgumentError('delivery', `'${delivery}' delivers to a callback: give one, or iterate with 'records'`);
+  return delivery;
 }

@@ -6,13 +6,18 @@ import { collect_hw_counter, collect_sample } from '../abi/collect.skel';
 /** Size of one raw sample as the ring buffer delivers it. */
 export const SAMPLE_SIZE: number = collect_sample.size;
 
-/** Byte offset of a sample's `cpu` (found through the codec, not written by hand). */
-export const SAMPLE_CPU_OFFSET: number = (() => {
+/** Byte offset of a sample's field, found through the codec (not written by hand). */
+function offsetOf(set: (probe: ReturnType<typeof collect_sample.decode>) => void): number {
   const probe = collect_sample.decode(new Uint8Array(collect_sample.size));
-  probe.cpu = 0xffff_ffff;
-  const bytes = collect_sample.encode(probe);
-  return bytes.indexOf(0xff);
-})();
+  set(probe);
+  return collect_sample.encode(probe).indexOf(0xff);
+}
+
+/** Byte offset of a sample's `cpu`. */
+export const SAMPLE_CPU_OFFSET: number = offsetOf((p) => (p.cpu = 0xffff_ffff));
+
+/** Byte offset of a sample's `tick_index` (a u64). */
+export const SAMPLE_TICK_OFFSET: number = offsetOf((p) => (p.tick_index = 0xffff_ffff_ffff_ffffn));
 
 /** The BPF side's "not measured" (all ones): such a column is null in the output. */
 const NONE64 = 0xffff_ffff_ffff_ffffn;

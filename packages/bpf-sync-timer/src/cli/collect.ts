@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { BpfObject, RingBuffer } from '@bpf-sync-timer/libbpf';
 import { SyncTimer, type CpuTimerStats, type Subscriber, type SyncTimerOptions } from '../index';
 import { openHwCounters, type HwCounters } from './collect-hw';
-import { COLUMNS, SAMPLE_CPU_OFFSET, SCHEMA_VERSION } from './collect-schema';
+import { COLUMNS, SAMPLE_CPU_OFFSET, SAMPLE_TICK_OFFSET, SCHEMA_VERSION } from './collect-schema';
 import type { WrittenFile } from './collect-sinks';
 import { BatchWriter } from './collect-writer';
 import { resolveParquetWriter, type CollectOptions } from './collect-args';
@@ -119,16 +119,17 @@ function waitForStop(): { promise: Promise<void>; dispose(): void } {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Consumes the ring until every CPU has `need(cpu)` rows, or `timeoutMs` passed. The window
- * of the timer's counters is read after a row from every CPU and closed before one more
- * (two: the one in flight at the read may belong to the window), so rows bound it on both
- * sides and a reader can place every tick of it.
+ * Consumes the ring until `done(cpu)` holds for every CPU, or `timeoutMs` passed. The window
+ * of the timer's counters is read after a row from every CPU (its tick is before the
+ * window), and closed once every CPU has a row of a tick at or after the window's end (not
+ * a count of rows: rows of the window's own ticks may still be in the ring), so rows bound
+ * it on both sides and a reader can place every tick of it.
  */
-async function waitForRows(ring: RingBuffer, rows: number[], cpus: readonly number[], need: (cpu: number) => number, timeoutMs: number): Promise<void> {
+async function waitForRows(ring: RingBuffer, cpus: readonly number[], done: (cpu: number) => boolean, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     ring.consume();
-    if (cpus.every((c) => (rows[c] ?? 0) >= need(c)) || Date.now() >= end) return;
+    if (cpus.every(done) || Date.now() >= end) return;
     await sleep(1);
   }
 }
@@ -184,22 +185,25 @@ export async function collect(opts: CollectOptions, log: (line: string) => void 
     hw.install(subscriber.object);
     const w = writer;
     const rows: number[] = [];
+    const lastTick: number[] = [];
     ring = new RingBuffer(subscriber.object.map('samples'), (b) => {
       w.push(b);
       const cpu = b.readUInt32LE(SAMPLE_CPU_OFFSET);
       rows[cpu] = (rows[cpu] ?? 0) + 1;
+      // exact below 2^53 (a realtime index at 1 us is ~2^51 today)
+      lastTick[cpu] = b.readUInt32LE(SAMPLE_TICK_OFFSET + 4) * 2 ** 32 + b.readUInt32LE(SAMPLE_TICK_OFFSET);
     });
     const boundMs = Math.min(10_000, 1000 + 3 * Number(timer.intervalNs / 1_000_000n));
     log(`sync-timer collect: ${formatDuration(timer.intervalNs)} ticks on CPUs ${timer.cpus.join(',')} (${timer.mode} mode) -> ${opts.format} files in ${opts.out}; Ctrl-C stops`);
     if (hw.note) log(`sync-timer collect: ${hw.note}`);
-    await waitForRows(ring, rows, timer.cpus, () => 1, boundMs);
+    await waitForRows(ring, timer.cpus, (c) => (rows[c] ?? 0) >= 1, boundMs);
     const first = stableStats(timer);
     const t0 = process.hrtime.bigint();
     await runFor(opts.durationNs, writer, ring);
     const last = stableStats(timer);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const atStop = [...rows];
-    await waitForRows(ring, rows, timer.cpus, (c) => (atStop[c] ?? 0) + 2, boundMs);
+    const endTick = new Map(last.map((l) => [l.cpu, Number(l.nextExpectedNs / timer.intervalNs)]));
+    await waitForRows(ring, timer.cpus, (c) => (lastTick[c] ?? -1) >= endTick.get(c)!, boundMs);
     const drops = subscriber.object.map('drops').lookupPerCpu(0)!.map((b) => b.readBigUInt64LE(0));
     ring.close();
     subscriber.close();

@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { collect_sample } from '../../src/abi/collect.skel';
 import { nearestFlag, parseBytes, parseCollectArgs, resolveParquetWriter } from '../../src/cli/collect-args';
-import { COLUMNS, decodeRow, rowToNdjson, SAMPLE_CPU_OFFSET, SAMPLE_SIZE, type Row } from '../../src/cli/collect-schema';
+import { COLUMNS, decodeRow, rowToNdjson, SAMPLE_CPU_OFFSET, SAMPLE_SIZE, SAMPLE_TICK_OFFSET, type Row } from '../../src/cli/collect-schema';
 import { NdjsonSink, ParquetSink, type ParquetModule, type SinkOptions } from '../../src/cli/collect-sinks';
 import { BatchWriter } from '../../src/cli/collect-writer';
 import { UsageError } from '../../src/cli/units';
@@ -101,6 +101,7 @@ describe('collect rows', () => {
     });
     assert.deepEqual(Object.keys(r), COLUMNS.map((c) => c.name), 'rows have the columns in file order');
     assert.equal(sample(1, 9).readUInt32LE(SAMPLE_CPU_OFFSET), 9, 'SAMPLE_CPU_OFFSET finds cpu');
+    assert.equal(sample(2 ** 40 + 3, 9).readBigUInt64LE(SAMPLE_TICK_OFFSET), 2n ** 40n + 3n, 'SAMPLE_TICK_OFFSET finds tick_index');
     assert.equal(SAMPLE_SIZE, 136);
   });
 

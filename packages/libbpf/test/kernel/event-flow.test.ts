@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BpfArgumentError, BpfError, BpfObject, PerfBuffer, RingBuffer, onlineCpus } from '../../src/index';
+import { BpfArgumentError, BpfError, BpfObject, PerfBuffer, RING_BATCH_MAX, RingBuffer, onlineCpus } from '../../src/index';
 import type { NativeRingBufferHandle } from '../../src/native';
 import { countFds, fixture, requireRoot, waitFor } from './helpers';
 
@@ -284,12 +284,43 @@ describe('ring buffer: span delivery', () => {
     assert.equal(rb.open, false);
   });
 
+  it("delivery 'batch': one call per batch with every record's offset and length, in order; errors and close() as in record mode", async () => {
+    using obj = BpfObject.open(fixture('events')).load();
+    const seqs: number[] = [];
+    const calls: number[] = [];
+    const errors: unknown[] = [];
+    let rb: RingBuffer | undefined;
+    rb = new RingBuffer(obj.map('events'), (bytes, offsets, lengths, count) => {
+      calls.push(count);
+      assert.ok(count <= RING_BATCH_MAX && offsets.length >= count && lengths.length >= count);
+      for (let i = 0; i < count; i++) {
+        assert.equal(lengths[i], 64);
+        assert.equal(offsets[i] % 8, 0);
+        seqs.push(Number(bytes.readBigUInt64LE(offsets[i])));
+      }
+      if (calls.length === 2) throw new Error('bad batch');
+      if (calls.length === 3) rb!.close();
+    }, { delivery: 'batch' });
+    rb.on('error', (e) => errors.push(e));
+    for (let k = 0; k < 4; k++) {
+      emit(obj, 'emit_ring', 1000); // a batch each: consumed synchronously below
+      rb.consume();
+    }
+    // Three calls of 1000 each, the third closing: the fourth batch is never delivered.
+    assert.deepEqual(calls, [1000, 1000, 1000]);
+    assert.deepEqual(seqs, Array.from({ length: 3000 }, (_, i) => i));
+    assert.deepEqual(errors.map((e) => (e as Error).message), ['bad batch']);
+    assert.equal(rb.open, false);
+  });
+
   it('refuses spans without a callback, and an unknown delivery', () => {
     using obj = BpfObject.open(fixture('events')).load();
     assert.throws(() => new RingBuffer(obj.map('events'), undefined as never, { delivery: 'spans' }),
       (e: unknown) => e instanceof BpfArgumentError && e.argument === 'delivery' && /delivers to a callback/.test(e.message));
+    assert.throws(() => new RingBuffer(obj.map('events'), undefined as never, { delivery: 'batch' }),
+      (e: unknown) => e instanceof BpfArgumentError && e.argument === 'delivery' && /'batch' delivers to a callback/.test(e.message));
     assert.throws(() => new RingBuffer(obj.map('events'), () => {}, { delivery: 'bytes' as never }),
-      (e: unknown) => e instanceof BpfArgumentError && e.argument === 'delivery' && /expected 'records' or 'spans'/.test(e.message));
+      (e: unknown) => e instanceof BpfArgumentError && e.argument === 'delivery' && /expected 'records', 'spans' or 'batch'/.test(e.message));
   });
 });
 

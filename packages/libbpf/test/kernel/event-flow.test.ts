@@ -302,11 +302,13 @@ describe('ring buffer: span delivery', () => {
       if (calls.length === 3) rb!.close();
     }, { delivery: 'batch' });
     rb.on('error', (e) => errors.push(e));
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < 3; k++) {
       emit(obj, 'emit_ring', 1000); // a batch each: consumed synchronously below
-      rb.consume();
+      assert.equal(rb.consume(), 1000);
     }
-    // Three calls of 1000 each, the third closing: the fourth batch is never delivered.
+    // The third call closed it: a fourth batch is never delivered.
+    emit(obj, 'emit_ring', 1000);
+    assert.throws(() => rb!.consume(), (e: unknown) => e instanceof BpfError && e.code === 'EBADF');
     assert.deepEqual(calls, [1000, 1000, 1000]);
     assert.deepEqual(seqs, Array.from({ length: 3000 }, (_, i) => i));
     assert.deepEqual(errors.map((e) => (e as Error).message), ['bad batch']);

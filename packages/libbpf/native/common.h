@@ -227,10 +227,6 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   Napi::Value MapSetMaxEntries(const Napi::CallbackInfo& info);
   Napi::Value MapSetValueSize(const Napi::CallbackInfo& info);
   Napi::Value MapFd(const Napi::CallbackInfo& info);
-  Napi::Value MapLookup(const Napi::CallbackInfo& info);
-  Napi::Value MapLookupInto(const Napi::CallbackInfo& info);
-  Napi::Value MapUpdate(const Napi::CallbackInfo& info);
-  Napi::Value MapDelete(const Napi::CallbackInfo& info);
   Napi::Value MapNextKey(const Napi::CallbackInfo& info);
   Napi::Value MapReadData(const Napi::CallbackInfo& info);
   Napi::Value MapWriteData(const Napi::CallbackInfo& info);

@@ -152,53 +152,6 @@ Napi::Value NativeObject::MapFd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), bpf_map__fd(MapAt(info, 0)));
 }
 
-// mapLookup(index, key, valueBytes, flags) -> Buffer | undefined (no such key)
-Napi::Value NativeObject::MapLookup(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  bpf_map* map = MapAt(info, 0);
-  auto key = ArgBuffer(info, 1, "key");
-  uint32_t valueBytes = ArgU32(info, 2, "valueBytes");
-  uint32_t flags = ArgU32(info, 3, "flags");
-  auto value = Napi::Buffer<uint8_t>::New(env, valueBytes);
-  int err = bpf_map__lookup_elem(map, key.Data(), key.Length(), value.Data(), valueBytes, flags);
-  if (err == -ENOENT) return env.Undefined();
-  if (err) ThrowErrno(env, "bpf_map_lookup_elem", -err);
-  return value;
-}
-
-// mapLookupInto(index, key, out, flags) -> true, or false when there is no such key
-Napi::Value NativeObject::MapLookupInto(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  bpf_map* map = MapAt(info, 0);
-  auto key = ArgBuffer(info, 1, "key");
-  auto out = ArgBuffer(info, 2, "out");
-  uint32_t flags = ArgU32(info, 3, "flags");
-  int err = bpf_map__lookup_elem(map, key.Data(), key.Length(), out.Data(), out.Length(), flags);
-  if (err == -ENOENT) return Napi::Boolean::New(env, false);
-  if (err) ThrowErrno(env, "bpf_map_lookup_elem", -err);
-  return Napi::Boolean::New(env, true);
-}
-
-Napi::Value NativeObject::MapUpdate(const Napi::CallbackInfo& info) {
-  bpf_map* map = MapAt(info, 0);
-  auto key = ArgBuffer(info, 1, "key");
-  auto value = ArgBuffer(info, 2, "value");
-  uint32_t flags = ArgU32(info, 3, "flags");
-  int err = bpf_map__update_elem(map, key.Data(), key.Length(), value.Data(), value.Length(), flags);
-  if (err) ThrowErrno(info.Env(), "bpf_map_update_elem", -err);
-  return info.Env().Undefined();
-}
-
-// mapDelete(index, key) -> true when deleted, false when there was no such key
-Napi::Value NativeObject::MapDelete(const Napi::CallbackInfo& info) {
-  bpf_map* map = MapAt(info, 0);
-  auto key = ArgBuffer(info, 1, "key");
-  int err = bpf_map__delete_elem(map, key.Data(), key.Length(), 0);
-  if (err == -ENOENT) return Napi::Boolean::New(info.Env(), false);
-  if (err) ThrowErrno(info.Env(), "bpf_map_delete_elem", -err);
-  return Napi::Boolean::New(info.Env(), true);
-}
-
 // mapNextKey(index, key | null) -> Buffer | undefined (no more keys)
 Napi::Value NativeObject::MapNextKey(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -39,8 +39,11 @@ let possible: readonly number[] | undefined;
 
 /** CPUs the kernel may ever bring online (per-CPU map values exist for each). */
 export function possibleCpus(): number[] {
-  possible ??= parseCpuList(fs.readFileSync(`${CPU_DIR}/possible`, 'utf8'));
-  return [...possible];
+  return [...possibleList()];
+}
+
+function possibleList(): readonly number[] {
+  return (possible ??= parseCpuList(fs.readFileSync(`${CPU_DIR}/possible`, 'utf8')));
 }
 
 /** CPUs online right now. */
@@ -55,6 +58,6 @@ export function allowedCpus(): number[] {
 
 /** Number of possible CPUs: the count of values a per-CPU map lookup returns. */
 export function numPossibleCpus(): number {
-  const cpus = possibleCpus();
+  const cpus = possibleList();
   return cpus.length === 0 ? 0 : cpus[cpus.length - 1] + 1;
 }

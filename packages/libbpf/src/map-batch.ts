@@ -57,14 +57,7 @@ export function checkBatchSupport(op: BatchOp, name: string, type: number): void
 
 /** @internal bytes of one value in the element and batch syscalls (per-CPU: one 8-byte aligned slot per possible CPU). */
 export function valueBytes(info: NativeMapInfo): number {
-  return isPerCpuMapType(info.type) ? perCpuStride(info.valueSize) * possibleCpuCount() : info.valueSize;
-}
-
-// The possible CPUs are fixed at boot; reading sysfs per lookup would cost more than the lookup.
-let possibleCount: number | undefined;
-/** @internal numPossibleCpus(), read once. */
-export function possibleCpuCount(): number {
-  return (possibleCount ??= numPossibleCpus());
+  return isPerCpuMapType(info.type) ? perCpuStride(info.valueSize) * numPossibleCpus() : info.valueSize;
 }
 
 function perCpuStride(valueSize: number): number {
@@ -74,12 +67,12 @@ function perCpuStride(valueSize: number): number {
 /** @internal one value per possible CPU, as views of `all` from `offset`. */
 export function splitPerCpu(all: Buffer, offset: number, valueSize: number): Buffer[] {
   const stride = perCpuStride(valueSize);
-  return Array.from({ length: possibleCpuCount() }, (_, cpu) => all.subarray(offset + cpu * stride, offset + cpu * stride + valueSize));
+  return Array.from({ length: numPossibleCpus() }, (_, cpu) => all.subarray(offset + cpu * stride, offset + cpu * stride + valueSize));
 }
 
 /** @internal writes `values[cpu]` for every possible CPU into `all` at `offset`. */
 export function packPerCpu(all: Buffer, offset: number, values: unknown, valueSize: number, what: string): void {
-  const n = possibleCpuCount();
+  const n = numPossibleCpus();
   if (!Array.isArray(values) || values.length !== n) {
     throw new BpfArgumentError(what, `expected one value per possible CPU (${n})`);
   }

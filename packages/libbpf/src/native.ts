@@ -83,10 +83,6 @@ export interface NativeObjectHandle {
   mapSetMaxEntries(map: number, n: number): void;
   mapSetValueSize(map: number, n: number): void;
   mapFd(map: number): number;
-  mapLookup(map: number, key: Buffer, valueBytes: number, flags: number): Buffer | undefined;
-  mapLookupInto(map: number, key: Buffer, out: Buffer, flags: number): boolean;
-  mapUpdate(map: number, key: Buffer, value: Buffer, flags: number): void;
-  mapDelete(map: number, key: Buffer): boolean;
   mapNextKey(map: number, key: Buffer | null): Buffer | undefined;
   mapReadData(map: number, offset: number, length: number): Buffer;
   mapWriteData(map: number, offset: number, bytes: Buffer): void;

@@ -149,10 +149,6 @@ export class FakeObject implements NativeObjectHandle {
   // Element operations, fds, test runs and attachment are the kernel's: never faked.
   mapReuseFd(): void { this.#unscripted('mapReuseFd'); }
   mapFd(): number { return this.#unscripted('mapFd'); }
-  mapLookup(): Buffer | undefined { return this.#unscripted('mapLookup'); }
-  mapLookupInto(): boolean { return this.#unscripted('mapLookupInto'); }
-  mapUpdate(): void { this.#unscripted('mapUpdate'); }
-  mapDelete(): boolean { return this.#unscripted('mapDelete'); }
   mapNextKey(): Buffer | undefined { return this.#unscripted('mapNextKey'); }
   mapFastOp(): never { return this.#unscripted('mapFastOp'); }
   mapBatch(): [number, number] { return this.#unscripted('mapBatch'); }

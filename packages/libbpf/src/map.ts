@@ -9,6 +9,7 @@ import {
   checkBatchSupport, deleteBatch, packPerCpu, readBatch, splitPerCpu, valueBytes, writeBatch,
   type BatchOp, type BatchReadOptions, type BatchTarget, type BatchWriteOptions, type MapBatch,
 } from './map-batch';
+import { checkU32, toBytes, type MapBytes } from './map-bytes';
 import { mapArray, type MappedArray } from './mapped-array';
 import type { NativeMapInfo, NativeObjectHandle } from './native';
 
@@ -24,8 +25,6 @@ function checkMapFd(fd: number): void {
   }
   if (target !== 'anon_inode:bpf-map') throw new BpfArgumentError('fd', `fd ${fd} is not a BPF map (it is ${target})`);
 }
-
-import { checkU32, toBytes, type MapBytes } from './map-bytes';
 
 export { toBytes, type MapBytes };
 
@@ -163,8 +162,7 @@ export class BpfMap extends MapBase {
     const f = this.#single('update');
     checkFlags(flags);
     putKey(f, key, this.keySize);
-    const v = Buffer.isBuffer(value) && value.length === this.info.valueSize ? value : toBytes('value', value, this.valueSize);
-    copyValue(f.value, v);
+    copyValue(f.value, toBytes('value', value, this.valueSize));
     const e = f.call(Cmd.UPDATE | (flags << 4));
     if (e !== undefined) throw new BpfError('bpf_map_update_elem', e);
   }

@@ -10,10 +10,23 @@
 // everything, and the last close callback removes the hook and frees the poller. The same
 // removal ends a poller stopped in the ordinary way. Nothing of the owner is touched after
 // Stop(), so the owner may be freed at any time after it.
+//
+// Edge-triggered wake-ups (ring buffers): uv_poll is level-triggered, and a ring buffer's
+// fd polls readable whenever the producer is ahead of the consumer, also while the record
+// at the consumer is still being written; a consumer that has read all it can would be
+// woken again at once, over and over, in a busy loop that also slows the producer down
+// (both CPUs fight over the ring's cache lines). So the fd goes into an epoll set of our
+// own with EPOLLET, and uv_poll watches that set: it polls readable only after the kernel
+// has signalled the ring (a record committed while the consumer had caught up, or a
+// forced wake-up). The owner must then read until it is empty or at a record still being
+// written, re-reading after it publishes its position (the kernel signals a commit at the
+// position the consumer published), and ask for another pass (Again()) when it stops early.
 #pragma once
 
 #include "common.h"
 
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <functional>
@@ -26,9 +39,11 @@ class EventPoller {
   // wake-up; `onTeardown` runs when the environment ends with the poller still running
   // (it must release the owner, which calls Stop()). Returns nullptr and sets *err
   // (a negative libuv code) on failure.
-  static EventPoller* Start(Napi::Env env, int fd, std::function<void()> onReady, std::function<void()> onTeardown, int* err) {
+  // `edge`: wake-ups only when the kernel signals `fd` (see above).
+  static EventPoller* Start(Napi::Env env, int fd, std::function<void()> onReady, std::function<void()> onTeardown, int* err,
+                            bool edge = false) {
     auto* self = new EventPoller(std::move(onReady), std::move(onTeardown));
-    *err = self->Init(env, fd);
+    *err = self->Init(env, fd, edge);
     if (*err) {
       self->Stop();
       return nullptr;
@@ -45,7 +60,18 @@ class EventPoller {
     onTeardown_ = nullptr;
     if (pollInit_) Close(reinterpret_cast<uv_handle_t*>(&poll_));
     if (checkInit_) Close(reinterpret_cast<uv_handle_t*>(&check_));
+    if (againInit_) Close(reinterpret_cast<uv_handle_t*>(&again_));
+    // uv_close has taken the fd out of libuv's epoll set already.
+    if (edgeFd_ >= 0) close(edgeFd_);
+    edgeFd_ = -1;
     if (closing_ == 0) Finish();
+  }
+
+  // One more drain, in the loop's next turn (a due timer: the poll phase does not block
+  // before it): the owner stopped before the records it could read ran out, and an
+  // edge-triggered poller would not wake it for them.
+  void Again() {
+    if (!stopped_ && !paused_) uv_timer_start(&again_, OnAgain, 0, 0);
   }
 
   // Stops watching (the owner's queue is full): records stay in the kernel's buffer.
@@ -54,6 +80,7 @@ class EventPoller {
     paused_ = true;
     uv_poll_stop(&poll_);
     uv_check_stop(&check_);
+    uv_timer_stop(&again_);
   }
 
   // Watches again, with one drain in the next check phase (see ScheduleDrains).
@@ -75,10 +102,18 @@ class EventPoller {
   EventPoller(std::function<void()> onReady, std::function<void()> onTeardown)
       : onReady_(std::move(onReady)), onTeardown_(std::move(onTeardown)) {}
 
-  int Init(Napi::Env env, int fd) {
+  int Init(Napi::Env env, int fd, bool edge) {
     if (napi_add_async_cleanup_hook(env, OnEnvTeardown, this, &hook_) != napi_ok) return UV_ENOMEM;
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) return UV_EINVAL;
+    if (edge) {
+      edgeFd_ = epoll_create1(EPOLL_CLOEXEC);
+      if (edgeFd_ < 0) return -errno;
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLET;
+      if (epoll_ctl(edgeFd_, EPOLL_CTL_ADD, fd, &ev)) return -errno;
+      fd = edgeFd_;
+    }
     int err = uv_poll_init(loop, &poll_, fd);
     if (err) return err;
     pollInit_ = true;
@@ -87,6 +122,10 @@ class EventPoller {
     checkInit_ = true;
     check_.data = this;
     uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
+    uv_timer_init(loop, &again_);
+    againInit_ = true;
+    again_.data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(&again_));
     err = uv_poll_start(&poll_, UV_READABLE, OnReadable);
     if (err) return err;
     // libuv adds the fd to its epoll set only in the loop's next poll phase, and a perf
@@ -136,9 +175,21 @@ class EventPoller {
     self->onReady_();  // may Stop() or Pause() the poller
   }
 
+  static void OnAgain(uv_timer_t* handle) {
+    auto* self = static_cast<EventPoller*>(handle->data);
+    if (!self->stopped_) self->onReady_();
+  }
+
   static void OnReadable(uv_poll_t* handle, int status, int events) {
     auto* self = static_cast<EventPoller*>(handle->data);
     if (self->stopped_) return;
+    if (self->edgeFd_ >= 0) {
+      // Takes the signal off our set (EPOLLET: reported once); one that comes during the
+      // drain below puts it back, and the loop wakes us again.
+      epoll_event ev;
+      while (epoll_wait(self->edgeFd_, &ev, 1, 0) < 0 && errno == EINTR) {
+      }
+    }
     self->onReady_();
   }
 
@@ -147,8 +198,11 @@ class EventPoller {
   napi_async_cleanup_hook_handle hook_ = nullptr;
   uv_poll_t poll_{};
   uv_check_t check_{};
+  uv_timer_t again_{};
   bool pollInit_ = false;
   bool checkInit_ = false;
+  bool againInit_ = false;
+  int edgeFd_ = -1;
   bool stopped_ = false;
   bool paused_ = false;
   int checksLeft_ = 0;

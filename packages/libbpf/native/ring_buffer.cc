@@ -39,7 +39,8 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
       Map(env);
       callback_ = Napi::Persistent(info[1].As<Napi::Function>());
       int err = 0;
-      poller_ = EventPoller::Start(env, fd_, [this] { CallFromLoop(Env(), callback_, {}); }, [this] { Release(); }, &err);
+      poller_ = EventPoller::Start(env, fd_, [this] { CallFromLoop(Env(), callback_, {}); }, [this] { Release(); }, &err,
+                                   /*edge=*/true);
       if (!poller_) ThrowErrno(env, "uv_poll_start", -err);
     } catch (...) {
       Release();
@@ -55,6 +56,7 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
                         Method<NativeRingBuffer, &NativeRingBuffer::Close>("close"),
                         Method<NativeRingBuffer, &NativeRingBuffer::Pause>("pause"),
                         Method<NativeRingBuffer, &NativeRingBuffer::Resume>("resume"),
+                        Method<NativeRingBuffer, &NativeRingBuffer::Again>("again"),
                         Method<NativeRingBuffer, &NativeRingBuffer::SetRef>("setRef")});
   }
 
@@ -130,6 +132,12 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
   Napi::Value Resume(const Napi::CallbackInfo& info) {
     int err = poller_ ? poller_->Resume() : 0;
     if (err) ThrowErrno(info.Env(), "uv_poll_start", -err);
+    return info.Env().Undefined();
+  }
+
+  // Another drain in the next check phase (see event_poller.h: edge-triggered wake-ups).
+  Napi::Value Again(const Napi::CallbackInfo& info) {
+    if (poller_) poller_->Again();
     return info.Env().Undefined();
   }
 

@@ -134,9 +134,14 @@ export interface NativeRingRegions {
   dataSize: number;
 }
 
-/** A ring buffer: uv_poll on the map and its mapped pages; `onReadable` is called on wake-ups. */
+/**
+ * A ring buffer: its mapped pages, and edge-triggered wake-ups (`onReadable` is called when
+ * the kernel signals the ring; see native/event_poller.h).
+ */
 export interface NativeRingBufferHandle extends NativeEventPoller {
   regions(): NativeRingRegions;
+  /** One more `onReadable` in the next check phase: a drain stopped before the ring was read out. */
+  again(): void;
 }
 
 export interface NativeGridRunnerStats {

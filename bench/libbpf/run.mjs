@@ -241,8 +241,9 @@ const PEER_LABEL = { c: 'C: libbpf `ring_buffer`', node: 'Node: `RingBuffer`, a 
 const WAKEUP_LABEL = { adaptive: 'adaptive (kernel default)', batch: `forced, one per ${opts.batch} events` };
 
 lines.push(`**Ring buffer, 64-byte events, streaming** (${opts.ringSeconds} s per run): the consumer on CPU ${consumerCpu} ` +
-  `polls (C: \`ring_buffer__poll\`; Node: libuv watching the ring's map fd, the records read from the mapped ring in JS); a producer process on CPU ${producerCpu} ` +
-  `test-runs a raw_tp program that submits ${opts.batch} events per run into a 4 MiB ring, as fast as it can.`);
+  `polls (C: \`ring_buffer__poll\`, level-triggered epoll; Node: libuv woken edge-triggered by the ring, the records read from the mapped ring in JS); a producer process on CPU ${producerCpu} ` +
+  `test-runs a raw_tp program that submits ${opts.batch} events per run into a 4 MiB ring, as fast as it can. Both consumers start warm: ` +
+  'two fills of the ring and 500 single runs consumed untimed before the producer starts (as the drain table\'s untimed fills).');
 lines.push('');
 lines.push('| Producer wake-ups | Consumer | Events delivered/s | Producer drops (ring full) | Consumer CPU busy | Consumer CPU per event | Missing or out of order |');
 lines.push('|---|---|---|---|---|---|---|');
@@ -298,6 +299,10 @@ for (const mode of WAKEUPS) {
   }
   if (parts.length) notes.push(`Streaming, wake-ups ${WAKEUP_LABEL[mode]}: ${parts.join('; ')}.`);
 }
+notes.push('Wake-ups: libbpf\'s epoll is level-triggered, so its consumer is woken again at once whenever the producer is ahead, ' +
+  'also at a record still being written; Node\'s `RingBuffer` is woken edge-triggered, when the kernel signals the ring (a commit ' +
+  'where the consumer caught up, or a forced wake-up), and reads until it is empty or at a record being written. Less waking ' +
+  'also leaves the producer its cache lines: with forced wake-ups Node\'s producer submits more per second than C\'s.');
 notes.push('"Consumer CPU per event" in streaming includes sleeping, waking and, for C, spinning on records the producer ' +
   'has reserved but not yet submitted (the ring then polls readable); the drain table gives the bare per-record cost.');
 if (WAKEUPS.some((m) => RING_PEERS.some((p) => rs[m][p].drops.med > 0.01 && rs[m][p].busy.med < 0.8))) {

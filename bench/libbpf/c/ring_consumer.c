@@ -2,7 +2,9 @@
 // ring with libbpf's ring_buffer, and starts the producer with the ring's fd as fd 3.
 // Each record is touched: its seq must follow the previous one. Prints one JSON line.
 //   adaptive, batch: streaming for AMOUNT seconds, consuming with ring_buffer__poll (the
-//     default epoll wake-ups) while the producer runs on PRODUCER_CPU.
+//     default epoll wake-ups) while the producer runs on PRODUCER_CPU; before the producer
+//     starts, two fills of the ring (as in drain) and 500 single runs are consumed untimed,
+//     a warm start.
 //   drain: AMOUNT times, fills the ring itself (test runs of the same program in this
 //     process until a reserve fails), then times one ring_buffer__consume of the backlog.
 //     PRODUCER and PRODUCER_CPU are not used.
@@ -18,7 +20,8 @@
 
 extern char **environ;
 
-#define WARMUP 2 /* drain mode: fills not counted, as in ../node/ring_consumer.mjs */
+#define WARMUP 2 /* fills consumed and not counted, as in ../node/ring_consumer.mjs */
+#define WARMUP_RUNS 500 /* streaming: single runs consumed and not counted, as there */
 
 static volatile sig_atomic_t child_done;
 
@@ -93,6 +96,20 @@ static void finish_producer(struct producer *p, char *line, size_t size)
 	close(p->to);
 }
 
+/* Fills the ring with this process's copy of the program (test runs on this CPU, default
+ * wake-ups) until the first failed reserve; *st is the program's state after it. */
+static void fill(int prog_fd, int bss_fd, uint32_t batch, struct bench_state *st)
+{
+	int zero = 0;
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	*st = (struct bench_state){ .batch = batch };
+	if (bpf_map_update_elem(bss_fd, &zero, st, BPF_ANY)) die("bpf_map_update_elem(.bss)", errno);
+	do {
+		if (bpf_prog_test_run_opts(prog_fd, &opts)) die("bpf_prog_test_run", errno);
+		if (bpf_map_lookup_elem(bss_fd, &zero, st)) die("bpf_map_lookup_elem(.bss)", errno);
+	} while (st->drops == 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 7 || (strcmp(argv[5], "adaptive") && strcmp(argv[5], "batch") && strcmp(argv[5], "drain"))) {
@@ -110,23 +127,20 @@ int main(int argc, char **argv)
 	if (!rb) die("ring_buffer__new", errno);
 	char line[512];
 
+	int prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "produce"));
+	int bss_fd = bpf_map__fd(find_bss(obj));
+	uint32_t batch = (uint32_t)atoi(argv[4]);
+
 	if (strcmp(argv[5], "drain") == 0) {
 		/* This process fills the ring itself, with the same program (test runs on this
 		 * CPU, default wake-ups, nothing polling), until the first failed reserve; then
 		 * one ring_buffer__consume of the backlog is timed. No fork between drains. */
 		int fills = atoi(argv[6]);
-		int prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "produce"));
-		int bss_fd = bpf_map__fd(find_bss(obj)), zero = 0;
-		LIBBPF_OPTS(bpf_test_run_opts, opts);
 		uint64_t ns = 0, cpu = 0, submitted = 0, drops = 0;
 		/* The first WARMUP fills are not counted (caches; the Node peer's JIT). */
 		for (int i = -WARMUP; i < fills; i++) {
-			struct bench_state st = { .batch = (uint32_t)atoi(argv[4]) };
-			if (bpf_map_update_elem(bss_fd, &zero, &st, BPF_ANY)) die("bpf_map_update_elem(.bss)", errno);
-			do {
-				if (bpf_prog_test_run_opts(prog_fd, &opts)) die("bpf_prog_test_run", errno);
-				if (bpf_map_lookup_elem(bss_fd, &zero, &st)) die("bpf_map_lookup_elem(.bss)", errno);
-			} while (st.drops == 0);
+			struct bench_state st;
+			fill(prog_fd, bss_fd, batch, &st);
 			c.expected = 0;
 			uint64_t before = c.count;
 			uint64_t t0 = now_ns(), c0 = cpu_ns();
@@ -151,6 +165,31 @@ int main(int argc, char **argv)
 		bpf_object__close(obj);
 		return 0;
 	}
+
+	/* Streaming starts warm, as draining does: WARMUP fills and WARMUP_RUNS single runs
+	 * consumed before the producer starts, not counted (caches here; the Node peer's JIT,
+	 * which would otherwise compile while the producer runs). */
+	for (int i = 0; i < WARMUP; i++) {
+		struct bench_state st;
+		fill(prog_fd, bss_fd, batch, &st);
+		c.expected = 0;
+		err = ring_buffer__consume(rb);
+		if (err < 0) die("ring_buffer__consume", err);
+	}
+	/* And WARMUP_RUNS single runs, each consumed: many small consumes, as streaming has. */
+	{
+		int zero = 0;
+		struct bench_state st = { .batch = batch };
+		LIBBPF_OPTS(bpf_test_run_opts, opts);
+		if (bpf_map_update_elem(bss_fd, &zero, &st, BPF_ANY)) die("bpf_map_update_elem(.bss)", errno);
+		c.expected = 0;
+		for (int i = 0; i < WARMUP_RUNS; i++) {
+			if (bpf_prog_test_run_opts(prog_fd, &opts)) die("bpf_prog_test_run", errno);
+			err = ring_buffer__consume(rb);
+			if (err < 0) die("ring_buffer__consume", err);
+		}
+	}
+	c = (struct consumer){ 0 };
 
 	struct sigaction sa = { .sa_handler = on_sigchld }; /* no SA_RESTART: epoll_wait returns EINTR */
 	sigemptyset(&sa.sa_mask);

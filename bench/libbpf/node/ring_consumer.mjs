@@ -3,7 +3,8 @@
 // RingBuffer callback, and starts the C producer with the ring's fd as fd 3. Each record is
 // touched: its seq must follow the previous one. Prints one JSON line.
 //   adaptive, batch: streaming for AMOUNT seconds; records arrive on the event loop (libuv
-//     polls libbpf's epoll fd) while the producer runs on PRODUCER_CPU.
+//     watches the ring) while the producer runs on PRODUCER_CPU; before the producer starts,
+//     two fills of the ring (as in drain) and 500 single runs are consumed untimed, a warm start.
 //   drain: AMOUNT times, fills the ring itself (synchronous test runs of the same program
 //     until a reserve fails), then times one RingBuffer.consume() of the backlog.
 //     PRODUCER and PRODUCER_CPU are not used.
@@ -72,28 +73,38 @@ const rb = delivery === 'batch'
   });
 const cpuNs = (u) => (u.user + u.system) * 1000;
 const WARMUP = 2; // as in ../c/ring_consumer.c
+const WARMUP_RUNS = 500; // streaming, as there
+
+const prog = obj.program('produce');
+const state = Buffer.alloc(24); // struct bench_state: batch u32, wakeup u32, next_seq u64, drops u64
+/**
+ * Fills the ring with this process's copy of the program (synchronous test runs on this
+ * CPU: the event loop does not run, nothing consumes) until the first failed reserve;
+ * returns the program's state after it.
+ */
+function fill() {
+  state.fill(0);
+  state.writeUInt32LE(Number(batch), 0);
+  obj.bss.set('state', state);
+  let st;
+  do {
+    prog.testRun();
+    st = obj.bss.get('state');
+  } while (st.readBigUInt64LE(16) === 0n);
+  return st;
+}
 
 if (mode === 'drain') {
-  // This process fills the ring itself, with the same program (synchronous test runs on
-  // this CPU: the event loop does not run, nothing consumes), until the first failed
-  // reserve; then one RingBuffer.consume() of the backlog is timed. No fork between drains.
+  // This process fills the ring itself, with the same program, then one RingBuffer.consume()
+  // of the backlog is timed. No fork between drains.
   const fills = Number(amount);
-  const prog = obj.program('produce');
-  const state = Buffer.alloc(24); // struct bench_state: batch u32, wakeup u32, next_seq u64, drops u64
   let ns = 0n;
   let cpu = 0;
   let submitted = 0;
   let drops = 0;
   // The first WARMUP fills are not counted: they warm up the JIT (and caches) on both sides.
   for (let i = -WARMUP; i < fills; i++) {
-    state.fill(0);
-    state.writeUInt32LE(Number(batch), 0);
-    obj.bss.set('state', state);
-    let st;
-    do {
-      prog.testRun();
-      st = obj.bss.get('state');
-    } while (st.readBigUInt64LE(16) === 0n);
+    const st = fill();
     expected = 0;
     const before = count;
     const t0 = process.hrtime.bigint();
@@ -114,6 +125,26 @@ if (mode === 'drain') {
   obj.close();
   console.log(JSON.stringify({ consumed: count, errors, ns: Number(ns), cpuNs: cpu, producer: { submitted, drops, fills } }));
 } else {
+  // Streaming starts warm, as draining does: WARMUP fills and runs consumed before the producer
+  // starts, not counted (the JIT would otherwise compile the consumer while the producer
+  // runs, its threads on this CPU; caches on both sides).
+  for (let i = 0; i < WARMUP; i++) {
+    fill();
+    expected = 0;
+    rb.consume();
+  }
+  // And WARMUP_RUNS single runs, each consumed: many small drains, as streaming has.
+  state.fill(0);
+  state.writeUInt32LE(Number(batch), 0);
+  obj.bss.set('state', state);
+  expected = 0;
+  for (let i = 0; i < WARMUP_RUNS; i++) {
+    prog.testRun();
+    rb.consume();
+  }
+  count = 0;
+  errors = 0;
+  expected = 0;
   const child = spawn(producer, [objPath, producerCpu, amount, batch, mode], {
     stdio: ['pipe', 'pipe', 'inherit', ring.fd],
   });

@@ -232,7 +232,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   Napi::Value MapWriteData(const Napi::CallbackInfo& info);
   // map.cc (fast op), map_batch.cc, map_mmap.cc
   Napi::Value MapFastOp(const Napi::CallbackInfo& info);
-  Napi::Value MapBatch(const Napi::CallbackInfo& info);
+  Napi::Value MapBatchOp(const Napi::CallbackInfo& info);
   Napi::Value MapMmap(const Napi::CallbackInfo& info);
   Napi::Value MapUnmap(const Napi::CallbackInfo& info);
   // program.cc

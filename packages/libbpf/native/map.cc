@@ -15,19 +15,27 @@ size_t MapValueBytes(bpf_map* map);
 // ---- the fast element op ------------------------------------------------------------------
 // A single lookup is one syscall of ~250 ns, around which C's libbpf call runs 45 user-space
 // instructions (callgrind); an ObjectWrap method taking an index, Buffers and flags ran
-// ~2,300 to 3,000, about as long as the syscall. So each map gets a plain function bound to its fd and to key/value Buffers whose sizes
-// were checked once. A call passes nothing (a lookup: the hot path) or one small integer,
-// (flags << 4) | cmd, and returns undefined when done (no number to make), else the errno.
-// Keys and values travel through the bound Buffers, copied by JS.
+// ~2,300 to 3,000, about as long as the syscall. So each map gets plain functions bound to
+// its fd and to key/value Buffers whose sizes were checked once:
+//   call([word[, out]]): nothing (a lookup into the value Buffer) or one small integer,
+//     (flags << 4) | cmd; kLookupInto with the caller's out array binds that array to
+//     `into` and looks up into it;
+//   into(): a lookup into the bound out array (lookupInto's hot path: no copy in JS).
+// Both return undefined when done (no number to make), else the errno. Keys travel through
+// the bound key Buffer, written by JS.
 namespace {
-enum FastCmd : uint32_t { kLookup = 0, kUpdate = 1, kDelete = 2 };
+enum FastCmd : uint32_t { kLookup = 0, kUpdate = 1, kDelete = 2, kLookupInto = 3 };
 
 struct FastOp {
-  NativeObject* owner;   // kept alive by ownerRef as long as the function lives
+  NativeObject* owner;   // kept alive by ownerRef as long as either function lives
   napi_ref ownerRef;
   napi_ref keyRef;
   napi_ref valueRef;
+  napi_ref outRef;       // the out array bound to `into`, or null
+  int functions;         // of call and into still alive: the last finalizer frees the op
+  size_t valueBytes;
   union bpf_attr attr;   // fd, key and value filled once: a call only sets the flags
+  union bpf_attr into;   // the same with the bound out array as value; value 0: none bound
 };
 
 napi_value Errno(napi_env env, int err) {
@@ -37,46 +45,84 @@ napi_value Errno(napi_env env, int err) {
   return out;
 }
 
+napi_value ThrowTypeError(napi_env env, const char* message) {
+  napi_throw_type_error(env, nullptr, message);
+  return nullptr;
+}
+
 // libbpf's bpf_map_lookup_elem_flags and bpf_map_update_elem, minus clearing and refilling
 // the attributes on every call.
 constexpr size_t kElemAttrBytes = offsetof(union bpf_attr, flags) + sizeof(__u64);
-int ElemSyscall(FastOp* op, int cmd, uint32_t flags) {
-  op->attr.flags = flags;
-  return syscall(__NR_bpf, cmd, &op->attr, kElemAttrBytes) < 0 ? errno : 0;
+int ElemSyscall(union bpf_attr* attr, int cmd, uint32_t flags) {
+  attr->flags = flags;
+  return syscall(__NR_bpf, cmd, attr, kElemAttrBytes) < 0 ? errno : 0;
+}
+
+// Binds `out` to `into`: a Uint8Array of exactly the value bytes (after this call its data
+// stays where it is: napi_get_typedarray_info moves a small array's bytes off the JS heap).
+// The op keeps it alive (outRef). JS calls `into` only after checking, in the same turn,
+// that the array it is given is this bound one and still attached (map.ts: a detached
+// buffer leaves length 0), so the kernel never writes memory that is gone.
+bool BindOut(napi_env env, FastOp* op, napi_value out) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, out, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array || length != op->valueBytes || data == nullptr) {
+    ThrowTypeError(env, "map op: out must be a Uint8Array of the value bytes");
+    return false;
+  }
+  napi_ref ref;
+  if (napi_create_reference(env, out, 1, &ref) != napi_ok) return false;
+  if (op->outRef) napi_delete_reference(env, op->outRef);
+  op->outRef = ref;
+  op->into.value = reinterpret_cast<uintptr_t>(data);
+  return true;
 }
 
 napi_value FastOpCall(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value arg;
+  size_t argc = 2;
+  napi_value args[2];
   void* data;
-  napi_get_cb_info(env, info, &argc, &arg, nullptr, &data);
+  napi_get_cb_info(env, info, &argc, args, nullptr, &data);
   auto* op = static_cast<FastOp*>(data);
   uint32_t word = kLookup;
-  if (argc > 0 && napi_get_value_uint32(env, arg, &word) != napi_ok) {
-    napi_throw_type_error(env, nullptr, "map op: expected nothing or (flags << 4) | cmd");
-    return nullptr;
+  if (argc > 0 && napi_get_value_uint32(env, args[0], &word) != napi_ok) {
+    return ThrowTypeError(env, "map op: expected nothing or (flags << 4) | cmd");
   }
-  if (!op->owner->IsOpen()) return Errno(env, EBADF);
   uint32_t flags = word >> 4;
-  switch (word & 15) {
-    case kLookup: return Errno(env, ElemSyscall(op, BPF_MAP_LOOKUP_ELEM, flags));
-    case kUpdate: return Errno(env, ElemSyscall(op, BPF_MAP_UPDATE_ELEM, flags));
+  uint32_t cmd = word & 15;
+  if (cmd == kLookupInto && (argc < 2 || !BindOut(env, op, args[1]))) return nullptr;
+  if (!op->owner->IsOpen()) return Errno(env, EBADF);
+  switch (cmd) {
+    case kLookup: return Errno(env, ElemSyscall(&op->attr, BPF_MAP_LOOKUP_ELEM, flags));
+    case kUpdate: return Errno(env, ElemSyscall(&op->attr, BPF_MAP_UPDATE_ELEM, flags));
     case kDelete: {
       void* key = reinterpret_cast<void*>(static_cast<uintptr_t>(op->attr.key));
       int err = bpf_map_delete_elem(static_cast<int>(op->attr.map_fd), key);
       return Errno(env, err < 0 ? -err : 0);
     }
-    default:
-      napi_throw_type_error(env, nullptr, "map op: unknown cmd");
-      return nullptr;
+    case kLookupInto: return Errno(env, ElemSyscall(&op->into, BPF_MAP_LOOKUP_ELEM, flags));
+    default: return ThrowTypeError(env, "map op: unknown cmd");
   }
+}
+
+napi_value FastOpInto(napi_env env, napi_callback_info info) {
+  void* data;
+  napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
+  auto* op = static_cast<FastOp*>(data);
+  if (op->into.value == 0) return ThrowTypeError(env, "map op: no out array bound");
+  if (!op->owner->IsOpen()) return Errno(env, EBADF);
+  return Errno(env, ElemSyscall(&op->into, BPF_MAP_LOOKUP_ELEM, 0));
 }
 
 void FastOpFinalize(napi_env env, void* data, void*) {
   auto* op = static_cast<FastOp*>(data);
+  if (--op->functions > 0) return;
   napi_delete_reference(env, op->keyRef);
   napi_delete_reference(env, op->valueRef);
   napi_delete_reference(env, op->ownerRef);
+  if (op->outRef) napi_delete_reference(env, op->outRef);
   delete op;
 }
 
@@ -97,8 +143,8 @@ size_t MapValueBytes(bpf_map* map) {
   }
 }
 
-// mapFastOp(index, key, value) -> op([(flags << 4) | cmd]) -> undefined | errno; key and
-// value are the Buffers the op reads and writes (exactly the key size and the value bytes).
+// mapFastOp(index, key, value) -> [call, into] (see above); key and value are the Buffers
+// the op reads and writes (exactly the key size and the value bytes).
 Napi::Value NativeObject::MapFastOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bpf_map* map = MapAt(info, 0);
@@ -107,22 +153,34 @@ Napi::Value NativeObject::MapFastOp(const Napi::CallbackInfo& info) {
   if (!loaded_) ThrowErrno(env, "map op before load", EBADF);
   if (key.Length() != bpf_map__key_size(map)) ThrowType(env, "key must have the map's key size");
   if (value.Length() != MapValueBytes(map)) ThrowType(env, "value must have the map's value bytes");
-  auto* op = new FastOp{this, nullptr, nullptr, nullptr, {}};
+  auto* op = new FastOp{this, nullptr, nullptr, nullptr, nullptr, 0, value.Length(), {}, {}};
   std::memset(&op->attr, 0, sizeof(op->attr));
   op->attr.map_fd = static_cast<__u32>(bpf_map__fd(map));
   op->attr.key = reinterpret_cast<uintptr_t>(key.Data());
   op->attr.value = reinterpret_cast<uintptr_t>(value.Data());
-  napi_value fn;
-  napi_status st = napi_create_function(env, "mapOp", NAPI_AUTO_LENGTH, FastOpCall, op, &fn);
-  if (st == napi_ok) st = napi_add_finalizer(env, fn, op, FastOpFinalize, nullptr, nullptr);
+  op->into = op->attr;
+  op->into.value = 0;
+  napi_value call;
+  napi_value into;
+  // Each function that exists holds the op (functions), so a failure half-way frees it once.
+  napi_status st = napi_create_function(env, "mapOp", NAPI_AUTO_LENGTH, FastOpCall, op, &call);
+  if (st == napi_ok) st = napi_add_finalizer(env, call, op, FastOpFinalize, nullptr, nullptr);
   if (st != napi_ok) {
     delete op;
     NAPI_THROW_IF_FAILED(env, st, Napi::Value());
   }
+  op->functions = 1;
   napi_create_reference(env, info.This(), 1, &op->ownerRef);
   napi_create_reference(env, key, 1, &op->keyRef);
   napi_create_reference(env, value, 1, &op->valueRef);
-  return Napi::Value(env, fn);
+  st = napi_create_function(env, "mapOpInto", NAPI_AUTO_LENGTH, FastOpInto, op, &into);
+  if (st == napi_ok) st = napi_add_finalizer(env, into, op, FastOpFinalize, nullptr, nullptr);
+  NAPI_THROW_IF_FAILED(env, st, Napi::Value());
+  op->functions = 2;
+  Napi::Array pair = Napi::Array::New(env, 2);
+  pair.Set(0u, Napi::Value(env, call));
+  pair.Set(1u, Napi::Value(env, into));
+  return pair;
 }
 
 // ---- setters and the plain element calls ---------------------------------------------------

@@ -175,7 +175,7 @@ Napi::Function InitObject(Napi::Env env) {
           Method<NativeObject, &NativeObject::MapReadData>("mapReadData"),
           Method<NativeObject, &NativeObject::MapWriteData>("mapWriteData"),
           Method<NativeObject, &NativeObject::MapFastOp>("mapFastOp"),
-          Method<NativeObject, &NativeObject::MapBatch>("mapBatch"),
+          Method<NativeObject, &NativeObject::MapBatchOp>("mapBatchOp"),
           Method<NativeObject, &NativeObject::MapMmap>("mapMmap"),
           Method<NativeObject, &NativeObject::MapUnmap>("mapUnmap"),
           Method<NativeObject, &NativeObject::ProgSetAutoload>("progSetAutoload"),

@@ -24,7 +24,7 @@ export const BATCH_MIN_KERNEL = '5.6';
 /** @internal the batch methods of BpfMap. */
 export type BatchOp = 'lookupBatch' | 'lookupAndDeleteBatch' | 'updateBatch' | 'deleteBatch';
 
-const CMD: Record<BatchOp, number> = { lookupBatch: 0, lookupAndDeleteBatch: 1, updateBatch: 2, deleteBatch: 3 };
+const CMD = { lookupBatch: 0, lookupAndDeleteBatch: 1, updateBatch: 2, deleteBatch: 3 } as const satisfies Record<BatchOp, number>;
 const SYSCALL: Record<BatchOp, string> = {
   lookupBatch: 'bpf_map_lookup_batch', lookupAndDeleteBatch: 'bpf_map_lookup_and_delete_batch',
   updateBatch: 'bpf_map_update_batch', deleteBatch: 'bpf_map_delete_batch',
@@ -33,12 +33,48 @@ const SYSCALL: Record<BatchOp, string> = {
 const HASHES: readonly number[] = [MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH];
 const ARRAYS: readonly number[] = [MapType.ARRAY, MapType.PERCPU_ARRAY];
 
-/** @internal what a batch call works on. */
-export interface BatchTarget {
-  handle: NativeObjectHandle;
-  index: number;
-  info: NativeMapInfo;
-  op: BatchOp;
+/** @internal what a batch call works on: one per map of an object (its handles share it), its native function made at first use. */
+export class BatchTarget {
+  readonly info: NativeMapInfo;
+  readonly #handle: NativeObjectHandle;
+  readonly #index: number;
+  #bound: BoundBatch | undefined;
+
+  constructor(handle: NativeObjectHandle, index: number, info: NativeMapInfo) {
+    this.#handle = handle;
+    this.#index = index;
+    this.info = info;
+  }
+
+  /** The native function, made once the arguments of the first call were checked. */
+  get bound(): BoundBatch {
+    return (this.#bound ??= bindBatch(this.#handle, this.#index, this.info));
+  }
+}
+
+// The native batch function (native/map_batch.cc), bound to the map's fd and to a state
+// Buffer: [u32 entries processed][u32 unused][in token][out token].
+interface BoundBatch {
+  /** One batch syscall: `cmd | FROM_TOKEN? | elemFlags << 8`; undefined (done) or the errno. */
+  call(word: number, keys: Buffer, values: Buffer | null, count: number): number | undefined;
+  /** How many entries the last call processed. */
+  processed: Uint32Array;
+  /** Where the next read starts (with FROM_TOKEN), and where the kernel leaves the cursor. */
+  inToken: Buffer;
+  outToken: Buffer;
+}
+const FROM_TOKEN = 16;
+const TOKENS_AT = 8;
+
+function bindBatch(h: NativeObjectHandle, index: number, info: NativeMapInfo): BoundBatch {
+  const tokenSize = Math.max(info.keySize, 4);
+  const state = Buffer.from(new ArrayBuffer(TOKENS_AT + 2 * tokenSize));
+  return {
+    call: h.mapBatchOp(index, state),
+    processed: new Uint32Array(state.buffer, 0, 1),
+    inToken: state.subarray(TOKENS_AT, TOKENS_AT + tokenSize),
+    outToken: state.subarray(TOKENS_AT + tokenSize),
+  };
 }
 
 /** @internal the kernel has each batch op for these map types only; arrays cannot delete. */
@@ -152,20 +188,23 @@ const WRITE_OPTIONS = optionNames<BatchWriteOptions>()('flags');
  * for (let i = 0; i < b.count; i++) total += b.value(i).readBigUInt64LE(0);
  */
 export class MapBatch implements Iterable<[Buffer, Buffer | Buffer[]]> {
+  // Declared, not defined as class fields: a field would first hold undefined, and the engine
+  // would then keep `count` as any value, checked on each read in a loop such as
+  // `for (let i = 0; i < b.count; i++)`; assigned first in the constructor it stays a small integer.
   /** Number of entries. */
-  readonly count: number;
+  declare readonly count: number;
   /** The keys, `keySize` bytes each. */
-  readonly keys: Buffer;
+  declare readonly keys: Buffer;
   /** The values, `valueStride` bytes each. */
-  readonly values: Buffer;
+  declare readonly values: Buffer;
   /** Bytes of one key. */
-  readonly keySize: number;
+  declare readonly keySize: number;
   /** Bytes of one value (per CPU, for per-CPU maps). */
-  readonly valueSize: number;
+  declare readonly valueSize: number;
   /** Bytes between two values in `values`. */
-  readonly valueStride: number;
+  declare readonly valueStride: number;
   /** True for per-CPU maps. */
-  readonly perCpu: boolean;
+  declare readonly perCpu: boolean;
 
   /** @internal */
   constructor(info: NativeMapInfo, count: number, keys: Buffer, values: Buffer) {
@@ -174,8 +213,10 @@ export class MapBatch implements Iterable<[Buffer, Buffer | Buffer[]]> {
     this.valueSize = info.valueSize;
     this.valueStride = valueBytes(info);
     this.perCpu = isPerCpuMapType(info.type);
-    this.keys = keys.subarray(0, count * this.keySize);
-    this.values = values.subarray(0, count * this.valueStride);
+    // The Buffers themselves when the entries fill them (a whole-map read into Buffers of
+    // maxEntries), else views of the part read.
+    this.keys = keys.length === count * this.keySize ? keys : keys.subarray(0, count * this.keySize);
+    this.values = values.length === count * this.valueStride ? values : values.subarray(0, count * this.valueStride);
   }
 
   /** Key `i` (a view into `keys`). */
@@ -209,8 +250,8 @@ export class MapBatch implements Iterable<[Buffer, Buffer | Buffer[]]> {
 }
 
 /** @internal lookupBatch and lookupAndDeleteBatch. */
-export function readBatch(t: BatchTarget, what: string, options?: BatchReadOptions): MapBatch {
-  checkOptions(what, options, READ_OPTIONS);
+export function readBatch(t: BatchTarget, op: BatchOp, options?: BatchReadOptions): MapBatch {
+  checkOptions(op, options, READ_OPTIONS);
   const maxCount = options?.maxCount ?? t.info.maxEntries;
   checkU32('maxCount', maxCount);
   if (maxCount === 0) throw new BpfArgumentError('maxCount', 'must be at least 1');
@@ -223,14 +264,21 @@ export function readBatch(t: BatchTarget, what: string, options?: BatchReadOptio
 
   const keys = outBuffer('keys', options?.keys, maxCount, keySize);
   const values = outBuffer('values', options?.values, maxCount, stride);
-  const tokenSize = Math.max(keySize, 4);
-  let from: Buffer | null = cursor?.token ?? null;
+  const b = t.bound;
+  let word = CMD[op] | (elemFlags << 8);
+  const from = cursor?.token;
+  if (from) {
+    if (!Buffer.isBuffer(from) || from.length < b.inToken.length) throw new BpfArgumentError('cursor', `this cursor does not stand in '${t.info.name}'`);
+    from.copy(b.inToken, 0, 0, b.inToken.length);
+    word |= FROM_TOKEN;
+  }
   let got = 0;
   let done = false;
   while (got < maxCount) {
-    const next = Buffer.allocUnsafe(tokenSize);
-    const [e, n] = t.handle.mapBatch(t.index, CMD[t.op], from, next, keys.subarray(got * keySize),
-      values.subarray(got * stride), maxCount - got, elemFlags);
+    const e = got === 0
+      ? b.call(word, keys, values, maxCount)
+      : b.call(word, keys.subarray(got * keySize), values.subarray(got * stride), maxCount - got);
+    const n = b.processed[0];
     got += n;
     if (e === ENOENT) {
       done = true;
@@ -239,15 +287,16 @@ export function readBatch(t: BatchTarget, what: string, options?: BatchReadOptio
     // The next hash bucket does not fit in the room left: stop here, the cursor stays before it.
     if (e === ENOSPC && got > 0) break;
     if (e === ENOSPC) {
-      throw new BatchError(SYSCALL[t.op], e, 0, `one hash bucket of '${t.info.name}' holds more entries than maxCount (${maxCount})`,
+      throw new BatchError(SYSCALL[op], e, 0, `one hash bucket of '${t.info.name}' holds more entries than maxCount (${maxCount})`,
         'raise maxCount (hash maps return whole buckets; the map\'s max_entries always fits)');
     }
-    if (e !== 0) throw batchFailure(t, e, got);
-    from = next;
+    if (e !== undefined) throw batchFailure(t, op, e, got);
+    b.outToken.copy(b.inToken);
+    word |= FROM_TOKEN;
     if (n === 0) break; // no progress and no end: do not spin
   }
   if (cursor) {
-    cursor.token = done ? null : from;
+    cursor.token = done || !(word & FROM_TOKEN) ? null : Buffer.from(b.inToken);
     cursor.done = done;
   }
   return new MapBatch(t.info, got, keys, values);
@@ -266,8 +315,10 @@ export function writeBatch(t: BatchTarget, keysIn: Buffer | readonly MapBytes[],
   const count = keys.length / t.info.keySize;
   const values = packValues(valuesIn, t.info, count);
   if (count === 0) return 0;
-  const [e, n] = t.handle.mapBatch(t.index, CMD.updateBatch, null, null, keys, values, count, flags);
-  if (e !== 0) throw batchFailure(t, e, n);
+  const b = t.bound;
+  const e = b.call(CMD.updateBatch | (flags << 8), keys, values, count);
+  const n = b.processed[0];
+  if (e !== undefined) throw batchFailure(t, 'updateBatch', e, n);
   return n;
 }
 
@@ -278,13 +329,15 @@ export function deleteBatch(t: BatchTarget, keysIn: Buffer | readonly MapBytes[]
   const count = keys.length / keySize;
   let deleted = 0;
   for (let at = 0; at < count;) {
-    const [e, n] = t.handle.mapBatch(t.index, CMD.deleteBatch, null, null, keys.subarray(at * keySize), null, count - at, 0);
+    const b = t.bound;
+    const e = b.call(CMD.deleteBatch, at === 0 ? keys : keys.subarray(at * keySize), null, count - at);
+    const n = b.processed[0];
     deleted += n;
     if (e === ENOENT) {
       at += n + 1;
       continue;
     }
-    if (e !== 0) throw batchFailure(t, e, deleted);
+    if (e !== undefined) throw batchFailure(t, 'deleteBatch', e, deleted);
     at += n;
   }
   return deleted;
@@ -337,11 +390,11 @@ function checkElemFlags(flags: number, allowed: readonly number[], what: string)
   return flags;
 }
 
-function batchFailure(t: BatchTarget, errno: number, processed: number): BpfError {
+function batchFailure(t: BatchTarget, op: BatchOp, errno: number, processed: number): BpfError {
   if ((errno === EINVAL || errno === ENOTSUPP) && kernelBelow(BATCH_MIN_KERNEL)) {
-    return new UnsupportedFeatureError(`batch map operations (${t.op})`, BATCH_MIN_KERNEL);
+    return new UnsupportedFeatureError(`batch map operations (${op})`, BATCH_MIN_KERNEL);
   }
-  return new BatchError(SYSCALL[t.op], errno, processed, `${t.op} on '${t.info.name}' failed after ${processed} entries`);
+  return new BatchError(SYSCALL[op], errno, processed, `${op} on '${t.info.name}' failed after ${processed} entries`);
 }
 
 /** @internal whether the running kernel is older than `version` (major.minor). */

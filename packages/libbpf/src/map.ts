@@ -6,8 +6,8 @@ import type { ObjectCore } from './core';
 import { BpfArgumentError, BpfError } from './errors';
 import { numPossibleCpus } from './cpu';
 import {
-  checkBatchSupport, deleteBatch, packPerCpu, readBatch, splitPerCpu, valueBytes, writeBatch,
-  type BatchOp, type BatchReadOptions, type BatchTarget, type BatchWriteOptions, type MapBatch,
+  BatchTarget, checkBatchSupport, deleteBatch, packPerCpu, readBatch, splitPerCpu, valueBytes, writeBatch,
+  type BatchOp, type BatchReadOptions, type BatchWriteOptions, type MapBatch,
 } from './map-batch';
 import { checkU32, toBytes, type MapBytes } from './map-bytes';
 import { mapArray, type MappedArray } from './mapped-array';
@@ -96,6 +96,7 @@ export class OpenMap extends MapBase {
 /** A created map. Operations are synchronous syscalls. */
 export class BpfMap extends MapBase {
   #fast: FastOp | undefined;
+  #batch: BatchTarget | undefined;
   #mapped: MappedArray | undefined;
 
   /** The map's fd, borrowed: valid while the object is open; dup it to keep it longer. */
@@ -126,25 +127,29 @@ export class BpfMap extends MapBase {
   /**
    * Reads the value of `key` into `out` (exactly `valueSize` bytes, reused across calls: no
    * allocation); false when there is no such key (`out` is then unchanged). Not for per-CPU maps.
+   * The kernel writes `out` itself: calls with the same `out` as the call before are the
+   * fastest, and the map holds on to the last `out` until another one is passed or the object
+   * closes. A detached `out` (transferred, or a resizable buffer shrunk) is refused.
    *
    * @example
    * const out = Buffer.alloc(8);
    * for (let k = 0; k < 1024; k++) if (map.lookupInto(k, out)) sum += out.readBigUInt64LE(0);
    */
   lookupInto(key: MapBytes, out: Uint8Array): boolean {
-    if (this.core.state !== 'loaded') this.#h();
-    if (!(out instanceof Uint8Array) || out.length !== this.info.valueSize) {
-      throw new BpfArgumentError('out', `expected a Buffer or Uint8Array of the value size (${this.info.valueSize} bytes), got ${describeBytes(out)}`);
+    const f = this.#fast;
+    // The kernel writes `out` itself. The op is bound to an array by the slow path below,
+    // which checks it (and the addon again); after that a call only checks that `out` is
+    // the bound array and is still attached: its length, read through the engine's own
+    // getter, is 0 once its buffer is detached. Closing the object unbinds it.
+    if (f !== undefined && out === f.out && out.length === f.outBytes && lengthOf(out) === f.outBytes) {
+      if (typeof key === 'number' && f.keyU32 !== null && key >>> 0 === key) f.keyU32[0] = key;
+      else putKey(f, key, this.keySize);
+      const e = f.into();
+      if (e === undefined) return true;
+      if (e === ENOENT) return false;
+      throw new BpfError('bpf_map_lookup_elem', e);
     }
-    const f = this.#single('lookupInto');
-    putKey(f, key, this.keySize);
-    const e = f.call();
-    if (e === undefined) {
-      copyValue(out, f.value);
-      return true;
-    }
-    if (e === ENOENT) return false;
-    throw new BpfError('bpf_map_lookup_elem', e);
+    return this.#lookupIntoAndBind(key, out);
   }
 
   /** One value per possible CPU (index = CPU number), or `undefined` when there is no such key. */
@@ -289,10 +294,10 @@ export class BpfMap extends MapBase {
     return this.core.require('loaded', `map '${this.name}'`);
   }
 
-  // The fast op, bound once per handle to a key Buffer and a value Buffer of checked sizes.
+  // The map's fast op, shared by its handles: bound to a key Buffer and a value Buffer of checked sizes.
   #op(): FastOp {
     if (this.core.state !== 'loaded') this.#h();
-    return (this.#fast ??= makeFastOp(this.core.handle, this.index, this.info));
+    return (this.#fast ??= mapOps(this.core).fast[this.index] ??= makeFastOp(this.core.handle, this.index, this.info));
   }
 
   #single(what: string): FastOp {
@@ -307,36 +312,89 @@ export class BpfMap extends MapBase {
     return f;
   }
 
+  // lookupInto's checks, then the lookup that binds the op to `out` for the calls after it.
+  #lookupIntoAndBind(key: MapBytes, out: Uint8Array): boolean {
+    if (this.core.state !== 'loaded') this.#h();
+    const bytes = uint8Length(out);
+    if (bytes !== this.info.valueSize) {
+      throw new BpfArgumentError('out', `expected a Buffer or Uint8Array of the value size (${this.info.valueSize} bytes), got ${bytes >= 0 ? `${bytes} bytes` : out === null ? 'null' : typeof out}`);
+    }
+    const f = this.#single('lookupInto');
+    putKey(f, key, this.keySize);
+    const e = f.call(Cmd.LOOKUP_INTO, out);
+    f.out = out;
+    if (e === undefined) return true;
+    if (e === ENOENT) return false;
+    throw new BpfError('bpf_map_lookup_elem', e);
+  }
+
   #batchTarget(op: BatchOp): BatchTarget {
     const h = this.#h();
     checkBatchSupport(op, this.name, this.info.type);
-    return { handle: h, index: this.index, info: this.info, op };
+    return (this.#batch ??= mapOps(this.core).batch[this.index] ??= new BatchTarget(h, this.index, this.info));
   }
 }
 
 // ---- the fast element op (native/map.cc) ----------------------------------------------------
 
 const ENOENT = osConstants.errno.ENOENT;
-const Cmd = { UPDATE: 1, DELETE: 2 } as const; // 0, the lookup, is a call without arguments
+const Cmd = { UPDATE: 1, DELETE: 2, LOOKUP_INTO: 3 } as const; // 0, the lookup, is a call without arguments
+// %TypedArray%.prototype.length as the engine defines it, whatever a subclass or the
+// array itself may define: 0 once the array's buffer is detached (or out of bounds).
+const typedArrayLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'length')!.get!;
+const lengthOf = Function.prototype.call.bind(typedArrayLength) as (a: Uint8Array) => number;
 const LITTLE_ENDIAN = osEndianness() === 'LE';
 
 interface FastOp {
-  /** One syscall on the bound key and value: nothing (a lookup) or `(flags << 4) | cmd` in; undefined (done) or the errno out. */
-  call(word?: number): number | undefined;
-  key: Buffer;
+  /**
+   * One syscall on the bound key and value: nothing (a lookup) or `(flags << 4) | cmd` in;
+   * `Cmd.LOOKUP_INTO` with an out array binds it to `into` and looks up into it. Undefined
+   * (done) or the errno out.
+   */
+  call(word?: number, out?: Uint8Array): number | undefined;
+  /** A lookup of the bound key into the out array bound last (see `out`); undefined or the errno. */
+  into(): number | undefined;
+  /** The out array `into` writes (set with each LOOKUP_INTO; null: none, or the object closed), and its length. */
+  out: Uint8Array | null;
+  outBytes: number;
   /** The key as a u32, for 4-byte keys on little-endian hosts (where toBytes' encoding is the host's). */
   keyU32: Uint32Array | null;
+  key: Buffer;
   value: Buffer;
   perCpu: boolean;
+}
+
+// The native functions of an object's maps, made once per map (obj.map(name) makes a new
+// handle each time). Closing the object unbinds lookupInto's arrays, so that no call takes
+// the bound path once the object is closed.
+interface MapOps {
+  fast: (FastOp | undefined)[];
+  batch: (BatchTarget | undefined)[];
+}
+const opsOfObject = new WeakMap<ObjectCore, MapOps>();
+
+function mapOps(core: ObjectCore): MapOps {
+  let ops = opsOfObject.get(core);
+  if (ops === undefined) {
+    const made: MapOps = { fast: [], batch: [] };
+    core.children.add({ close: () => { for (const f of made.fast) if (f) f.out = null; } });
+    opsOfObject.set(core, made);
+    ops = made;
+  }
+  return ops;
 }
 
 function makeFastOp(h: NativeObjectHandle, index: number, info: NativeMapInfo): FastOp {
   const key = Buffer.from(new ArrayBuffer(info.keySize));
   const value = Buffer.from(new ArrayBuffer(valueBytes(info)));
+  const [call, into] = h.mapFastOp(index, key, value);
   return {
-    call: h.mapFastOp(index, key, value),
-    key,
+    call,
+    into,
+    out: null,
+    outBytes: info.valueSize,
     keyU32: info.keySize === 4 && LITTLE_ENDIAN ? new Uint32Array(key.buffer, 0, 1) : null,
+    key,
     value,
     perCpu: isPerCpuMapType(info.type),
   };
@@ -361,9 +419,14 @@ function copyValue(dst: Uint8Array, src: Uint8Array): void {
   for (let i = 0; i < n; i++) dst[i] = src[i];
 }
 
-function describeBytes(v: unknown): string {
-  if (v instanceof Uint8Array) return `${v.length} bytes`;
-  return v === null ? 'null' : typeof v;
+// The length of a Uint8Array (a Buffer too) as the engine knows it, or -1 for anything else.
+function uint8Length(v: unknown): number {
+  if (!(v instanceof Uint8Array)) return -1;
+  try {
+    return typedArrayLength.call(v) as number;
+  } catch {
+    return -1; // an object that only inherits from Uint8Array.prototype
+  }
 }
 
 function checkFlags(flags: number): void {

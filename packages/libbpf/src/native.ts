@@ -86,11 +86,19 @@ export interface NativeObjectHandle {
   mapNextKey(map: number, key: Buffer | null): Buffer | undefined;
   mapReadData(map: number, offset: number, length: number): Buffer;
   mapWriteData(map: number, offset: number, bytes: Buffer): void;
-  /** A function bound to the map and to these key/value Buffers: ([(flags << 4) | cmd: 0 lookup, 1 update, 2 delete]) => undefined (done) | errno. */
-  mapFastOp(map: number, key: Buffer, value: Buffer): (word?: number) => number | undefined;
-  /** cmd 0 lookup, 1 lookup and delete, 2 update, 3 delete; returns [errno, entries processed]. */
-  mapBatch(map: number, cmd: number, inToken: Buffer | null, outToken: Buffer | null, keys: Buffer, values: Buffer | null,
-    count: number, elemFlags: number): [number, number];
+  /**
+   * Functions bound to the map and to these key/value Buffers: call([(flags << 4) | cmd: 0 lookup,
+   * 1 update, 2 delete, 3 lookup into `out` and bind `out` to into][, out]) and into() (a lookup
+   * into the bound out array, which the caller must have checked is still attached) =>
+   * undefined (done) | errno.
+   */
+  mapFastOp(map: number, key: Buffer, value: Buffer): [call: (word?: number, out?: Uint8Array) => number | undefined, into: () => number | undefined];
+  /**
+   * A function bound to the map and to `state` ([u32 entries processed][u32][in token][out token],
+   * tokens of max(key size, 4) bytes): (cmd | 16 (start at the in token) | elemFlags << 8, keys,
+   * values | null, count) => undefined (done) | errno; cmd 0 lookup, 1 lookup and delete, 2 update, 3 delete.
+   */
+  mapBatchOp(map: number, state: Buffer): (word: number, keys: Buffer, values: Buffer | null, count: number) => number | undefined;
   mapMmap(map: number, writable: boolean): ArrayBuffer;
   mapUnmap(buffer: ArrayBuffer): boolean;
   progSetAutoload(prog: number, autoload: boolean): void;

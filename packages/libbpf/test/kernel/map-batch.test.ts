@@ -71,6 +71,39 @@ describe('lookupBatch', () => {
     }
   });
 
+  it('reads into the caller\'s Buffers: the batch is them when the read fills them, views of them otherwise', () => {
+    using obj = open();
+    const hash = obj.map('hash');
+    for (let k = 0; k < 1024; k++) hash.update(k, BigInt(k) * 3n);
+    const keys = Buffer.alloc(1024 * 4);
+    const values = Buffer.alloc(1024 * 8);
+    for (let round = 0; round < 3; round++) {
+      const b = hash.lookupBatch({ keys, values });
+      assert.equal(b.count, 1024);
+      assert.equal(b.keys, keys);
+      assert.equal(b.values, values);
+      assert.equal(u64Entries(b).get(1000), 3000n);
+    }
+    hash.delete(7);
+    const part = hash.lookupBatch({ keys, values });
+    assert.equal(part.count, 1023);
+    assert.equal(part.keys.buffer, keys.buffer);
+    assert.equal(part.keys.length, 1023 * 4);
+    assert.equal(u64Entries(part).has(7), false);
+  });
+
+  it('a cursor moved to a map whose cursor does not fit is refused', () => {
+    using obj = open();
+    const hash = obj.map('hash');
+    for (let k = 0; k < 100; k++) hash.update(k, 1n);
+    const cursor = new BatchCursor();
+    hash.lookupBatch({ cursor, maxCount: 10 });
+    assert.equal(cursor.done, false);
+    assert.equal(cursor.token?.length, 4);
+    cursor.token = Buffer.alloc(2);
+    assert.throws(() => hash.lookupBatch({ cursor }), { name: 'BpfArgumentError', argument: 'cursor' });
+  });
+
   it('an empty hash map gives an empty batch', () => {
     using obj = open();
     const cursor = new BatchCursor();

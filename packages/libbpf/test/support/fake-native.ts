@@ -151,7 +151,7 @@ export class FakeObject implements NativeObjectHandle {
   mapFd(): number { return this.#unscripted('mapFd'); }
   mapNextKey(): Buffer | undefined { return this.#unscripted('mapNextKey'); }
   mapFastOp(): never { return this.#unscripted('mapFastOp'); }
-  mapBatch(): [number, number] { return this.#unscripted('mapBatch'); }
+  mapBatchOp(): never { return this.#unscripted('mapBatchOp'); }
   mapMmap(): ArrayBuffer { return this.#unscripted('mapMmap'); }
   mapUnmap(): boolean { return this.#unscripted('mapUnmap'); }
   progFd(): number { return this.#unscripted('progFd'); }

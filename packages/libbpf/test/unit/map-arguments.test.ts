@@ -29,7 +29,7 @@ const MAPS = [map('hash', MapType.HASH), map('array', MapType.ARRAY), map('ring'
   map('mm', MapType.ARRAY, BPF_F_MMAPABLE), map('lpm', MapType.LPM_TRIE)];
 const fake = installFakeNative({ open: () => ({ maps: MAPS, programs: [] }) });
 const loaded = () => BpfObject.open(OBJ).load();
-const ELEMENT_OPS = ['mapFastOp', 'mapBatch', 'mapMmap', 'mapUnmap'];
+const ELEMENT_OPS = ['mapFastOp', 'mapBatchOp', 'mapMmap', 'mapUnmap'];
 
 /** Runs `f`, which must throw a BpfArgumentError for `argument` matching `message`, and make no element call. */
 function refuses(f: () => unknown, argument: string, message?: RegExp): void {
@@ -52,6 +52,10 @@ describe('batch arguments', () => {
     refuses(() => hash.lookupBatch({ maxCount: 4, keys: Buffer.alloc(15) }), 'keys', /at least 4 x 4 bytes/);
     refuses(() => hash.lookupBatch({ maxCount: 4, values: new Uint8Array(32) as Buffer }), 'values', /got object/);
     refuses(() => hash.lookupAndDeleteBatch({ maxCount: 1.5 }), 'maxCount');
+    const ab = new ArrayBuffer(16 * 4);
+    const detachedKeys = Buffer.from(ab);
+    structuredClone(ab, { transfer: [ab] });
+    refuses(() => hash.lookupBatch({ keys: detachedKeys }), 'keys', /got 0 bytes/);
     obj.close();
   });
 
@@ -100,6 +104,21 @@ describe('element and mmap arguments', () => {
     refuses(() => hash.lookupInto(1, Buffer.alloc(7)), 'out', /value size \(8 bytes\), got 7 bytes/);
     refuses(() => hash.lookupInto(1, new Uint16Array(4) as never), 'out', /got object/);
     refuses(() => hash.lookupInto(1, null as never), 'out', /got null/);
+    obj.close();
+  });
+
+  it('lookupInto counts the bytes the engine knows: detached, faked or lying arrays are refused, typed', () => {
+    const obj = loaded();
+    const hash = obj.map('hash');
+    const ab = new ArrayBuffer(8);
+    const detached = new Uint8Array(ab);
+    structuredClone(ab, { transfer: [ab] });
+    refuses(() => hash.lookupInto(1, detached), 'out', /got 0 bytes/);
+    refuses(() => hash.lookupInto(1, Object.create(Uint8Array.prototype)), 'out', /got object/);
+    class Lying extends Uint8Array { override get length(): number { return 8; } }
+    const lying = new Lying(4);
+    assert.equal(lying.length, 8);
+    refuses(() => hash.lookupInto(1, lying), 'out', /got 4 bytes/);
     obj.close();
   });
 

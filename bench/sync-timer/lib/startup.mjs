@@ -7,6 +7,8 @@
 // second start on both sides: the code compiled and libbpf's one-time feature probes done,
 // on both sides. The first start in a fresh process is reported beside it, and once more
 // with `node --no-lazy` to show what V8's compiling of the start path on first use costs.
+// The Node processes use the packages' V8 code cache as a user's do (an earlier process's
+// compiled code); BPF_SYNC_TIMER_CODE_CACHE=0 in the environment runs them without it.
 // Per phase: the marks of lib/startup-child.mjs and of c/synctimer_ref.c.
 import * as path from 'node:path';
 import { jsonLines, loadPathProbe } from './methods.mjs';
@@ -195,7 +197,8 @@ export function startupLine(s) {
     'Process start and loading the libraries (Node: the require of both packages, the addon\'s dlopen included) are not counted on either side.',
     `**Second start** in the same process, on both sides (the code compiled, libbpf's feature probes cached, on both sides): TS ÷ C = **${s.startup_node_over_c.toFixed(2)}** (\`startup_node_over_c\`, aim ≤ 1.5; C ${range(s.spreadMs.cWarm)}, TS ${range(s.spreadMs.nodeWarm)}).`,
     `**First start** in a fresh process, on both sides: TS ÷ C = ${s.startup_first_node_over_c.toFixed(2)} (\`startup_first_node_over_c\`; C ${range(s.spreadMs.c)}, TS ${range(s.spreadMs.nodeCold)});`,
-    `with \`node --no-lazy\`, which compiles every function when its script loads instead of at the first call, ${s.startup_first_eager_node_over_c.toFixed(2)}: the difference is V8 compiling the start path on its first run.`,
+    `with \`node --no-lazy\`, which compiles every function when its script loads instead of at the first call, ${s.startup_first_eager_node_over_c.toFixed(2)}.`,
+    'The Node processes take the packages\' compiled code from the V8 code cache an earlier process on this machine wrote (`BPF_SYNC_TIMER_CODE_CACHE=0` turns it off: a first start then compiles its path as it runs).',
   ].join(' ');
 }
 

@@ -80,7 +80,13 @@ export function checkArmOptions(options: ArmOptions): Required<Pick<ArmOptions, 
 
 /** Chooses the CPUs; NO_CPUS when none is left. */
 export function chooseCpus(requested: number[] | undefined): { cpus: number[]; skipped: SkippedCpu[] } {
-  const chosen = selectCpus({ possible: possibleCpus(), online: onlineCpus(), allowed: allowedCpus() }, requested);
+  const possible = possibleCpus();
+  const allowed = allowedCpus();
+  // The affinity (sched_getaffinity) lists active CPUs only, so an allowed CPU is online:
+  // the online list, a sysfs read, is needed only to tell why a wanted CPU is not allowed.
+  const isAllowed = new Set(allowed);
+  const needOnline = (requested ?? possible).some((cpu) => !isAllowed.has(cpu) && possible.includes(cpu));
+  const chosen = selectCpus({ possible, online: needOnline ? onlineCpus() : allowed, allowed }, requested);
   if (chosen.cpus.length === 0) {
     const why = chosen.skipped.map((s) => `${s.cpu}: ${s.reason}`).join(', ');
     throw new SyncTimerError('NO_CPUS', `no CPU can be armed (${why || 'none requested'})`);
@@ -88,10 +94,14 @@ export function chooseCpus(requested: number[] | undefined): { cpus: number[]; s
   return chosen;
 }
 
-/** Runs the init program once per CPU, each from a thread pinned to that CPU. */
+/**
+ * Runs the init program once per CPU, each from a thread pinned to that CPU: one call, with
+ * each CPU's own context, so that one native worker starts every pinned thread at once.
+ */
 export async function runInit(program: BpfProgram, cpus: number[], mode: TimerMode, clock: TimerClock = 'monotonic'): Promise<CpuArmResult[]> {
-  const results = await Promise.all(cpus.map((cpu) => runOnCpus(program, [cpu], encodeInitArgs(cpu, mode, clock))));
-  return results.flat().map((r) => decodeInitRun(r, mode));
+  const contexts = cpus.map((cpu) => encodeInitArgs(cpu, mode, clock));
+  const results = await runOnCpus(program, cpus, contexts);
+  return results.map((r) => decodeInitRun(r, mode));
 }
 
 /** Disables timer_migration around arming in the modes that need it. */

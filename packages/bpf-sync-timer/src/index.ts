@@ -3,15 +3,10 @@
  * of tracing programs can subscribe to (tracing programs cannot use bpf_timer themselves).
  * @packageDocumentation
  */
-export type { HotplugEvent } from './hotplug';
-export { bpfCflags } from './cli/include-dir';
-export { SyncTimer, initSyncTimerProgram, includeDir, TIMER_OBJECT_PATH, type SyncTimerOptions, type InitProgramOptions, type ProgramTimer } from './sync-timer';
-export { SyncTimerError, SyncTimerErrorCode, type SyncTimerErrorDetails } from './errors';
-export { MIN_INTERVAL_NS, MAX_INTERVAL_NS, checkInterval } from './interval';
-export { CLOCKS, MODES, MODE_INFO, REALTIME_REFUSAL, type TimerClock, type TimerMode, type ModeOption } from './modes';
-export { MAX_SUBSCRIBERS, Subscriber, type SubscribeOptions, type IdSection } from './subscribers';
-export type { SkippedCpu, SkipReason } from './cpus';
-export type { CpuTimerStats } from './stats';
-export type { CpuLatenessHistogram } from './lateness';
-export type { Log } from './sysctl';
-export { decodeBitmapEntry, BITMAP_ENTRY_SIZE, type BitmapEntry } from './bitmap';
+// The entry: every module of the package, this one's re-exports included, loads through the
+// code cache (see code-cache.ts in @bpf-sync-timer/libbpf). `export *` defines one getter
+// for all names, where `export { name } from` compiles one function per name.
+import { useCodeCache } from '@bpf-sync-timer/libbpf';
+useCodeCache(module);
+
+export * from './api';

@@ -91,10 +91,11 @@ export const realtimeNowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
  */
 export function encodeInitArgs(cpu: number, mode: TimerMode, clock: TimerClock = 'monotonic', now = realtimeNowNs): Buffer {
   const { sync_timer_init_args: args, clockValue } = abi();
+  // (encode makes the Buffer itself)
   return args.encode({
     cpu, mode: MODE_INFO[mode].value, error: 0, err_no: 0, first_expiry_ns: 0n, interval_ns: 0n,
     clock: clockValue(clock), tai_offset_s: 0, realtime_ns: clock === 'realtime' ? now() : 0n, first_index: 0n,
-  }, Buffer.alloc(args.size)) as Buffer;
+  }) as Buffer;
 }
 
 /** One CPU's raw run result (from runOnCpus). */

@@ -1,7 +1,7 @@
 // SyncTimer: the shared per-CPU timer and its subscriber ids.
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
-import { BpfError, BpfObject, dupFd, type FdHandle, numPossibleCpus, onlineCpus, optionNames, VerifierError, type BpfMap, type BpfProgram, type OpenBpfObject } from '@bpf-sync-timer/libbpf';
+import { BpfError, BpfObject, codeCacheCheckpoint, dupFd, type FdHandle, numPossibleCpus, onlineCpus, optionNames, VerifierError, type BpfMap, type BpfProgram, type OpenBpfObject } from '@bpf-sync-timer/libbpf';
 import { ARM_OPTION_NAMES, armProgram, checkArmOptions, checkModePrivileges, checkOptionNames, chooseCpus, defaultLog, modeWrapper, runInit, type ArmOptions, type Armed } from './arm';
 import type { SkippedCpu } from './cpus';
 import { CpuWatcher, type HotplugEvent } from './hotplug';
@@ -124,6 +124,8 @@ export class SyncTimer extends EventEmitter<{ [K in HotplugEvent['type']]: [Extr
       }, every);
       this.#watchTimer.unref();
     }
+    // started: the code cache may now keep the compiled start-up path for the next process
+    codeCacheCheckpoint();
   }
 
   /**
@@ -503,10 +505,11 @@ function loadTimerObject(interval: bigint, lateness: boolean, threadMode: boolea
     throw new SyncTimerError('OPEN_FAILED', `cannot open ${TIMER_OBJECT_PATH}: ${(e as Error).message}`, { cause: e, errno: (e as BpfError).errno });
   }
   try {
-    open.rodata.set('sync_timer_interval_ns', interval);
-    open.rodata.set('sync_timer_lateness_enabled', lateness ? 1 : 0);
+    const rodata = open.rodata;
+    rodata.set('sync_timer_interval_ns', interval);
+    rodata.set('sync_timer_lateness_enabled', lateness ? 1 : 0);
     // thread mode reads the wall clock in user space: its object needs no TAI helper
-    open.rodata.set('sync_timer_realtime_enabled', clock === 'realtime' && !threadMode ? 1 : 0);
+    rodata.set('sync_timer_realtime_enabled', clock === 'realtime' && !threadMode ? 1 : 0);
     open.map(STATES_MAP).setMaxEntries(threadMode ? 1 : numPossibleCpus());
     if (threadMode) {
       open.program(INIT_PROGRAM).setAutoload(false);
@@ -552,6 +555,7 @@ export async function initSyncTimerProgram(program: BpfProgram, options: InitPro
   checkOptionNames('initSyncTimerProgram', options, INIT_PROGRAM_OPTION_NAMES);
   checkKernel();
   const armed = await armProgram(program, options);
+  codeCacheCheckpoint();
   const states = options.statesMap;
   return {
     ...armed,

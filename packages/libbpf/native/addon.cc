@@ -30,6 +30,8 @@ void Enqueue(std::deque<std::pair<int, std::string>>& q, int level, std::string 
 // stack buffer is formatted again at its full length, so no log is ever cut short
 // (TS finds the log's END marker to build a VerifierError).
 int PrintCallback(enum libbpf_print_level level, const char* fmt, va_list args) {
+  AddonData* data = threadData;
+  if (data && static_cast<int>(level) > data->logCapture) return 0;
   char buf[4096];
   va_list again;
   va_copy(again, args);
@@ -47,7 +49,7 @@ int PrintCallback(enum libbpf_print_level level, const char* fmt, va_list args) 
     text.resize(n);
   }
   va_end(again);
-  if (AddonData* data = threadData) {
+  if (data) {
     Enqueue(data->log, static_cast<int>(level), std::move(text));
   } else {
     std::lock_guard<std::mutex> lock(strayMutex);
@@ -56,7 +58,11 @@ int PrintCallback(enum libbpf_print_level level, const char* fmt, va_list args) 
   return n;
 }
 
+// drainLog(maxLevel?) -> [level, text, ...]: takes every queued message; those above
+// maxLevel (default: none) are dropped here instead of becoming JS strings.
 Napi::Value DrainLog(const Napi::CallbackInfo& info) {
+  int maxLevel = LIBBPF_DEBUG;
+  if (!ArgIsNullish(info, 0)) maxLevel = static_cast<int>(ArgU32(info, 0, "maxLevel"));
   std::deque<std::pair<int, std::string>> taken;
   taken.swap(GetData(info.Env())->log);
   {
@@ -64,9 +70,12 @@ Napi::Value DrainLog(const Napi::CallbackInfo& info) {
     for (auto& m : strayQueue) taken.push_back(std::move(m));
     strayQueue.clear();
   }
-  Napi::Array out = Napi::Array::New(info.Env(), taken.size() * 2);
+  size_t kept = 0;
+  for (auto& m : taken) kept += m.first <= maxLevel;
+  Napi::Array out = Napi::Array::New(info.Env(), kept * 2);
   uint32_t i = 0;
   for (auto& [level, text] : taken) {
+    if (level > maxLevel) continue;
     out.Set(i++, Napi::Number::New(info.Env(), level));
     out.Set(i++, Napi::String::New(info.Env(), text));
   }

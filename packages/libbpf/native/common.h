@@ -40,6 +40,8 @@ struct AddonData {
   // Only this environment's JS thread appends (the print callback finds it through a
   // thread_local) and drains, so it needs no lock.
   std::deque<std::pair<int, std::string>> log;
+  // Messages above this level are not even formatted (set around a call that asks so).
+  int logCapture = LIBBPF_DEBUG;
   std::set<NativeObject*> liveObjects;   // closed by the env cleanup hook
   std::set<NativeLink*> liveLinks;
   std::set<NativeGridRunner*> liveGridRunners;  // stopped (threads joined) by the hook

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <system_error>
 #include <thread>
@@ -24,7 +25,7 @@ struct CpuRun {
   std::vector<uint8_t> ctxOut;
 };
 
-void RunPinned(int progFd, const std::vector<uint8_t>& ctxIn, uint32_t ctxOutBytes, CpuRun* r) {
+void RunPinned(int progFd, const std::vector<uint8_t>* ctxIn, uint32_t ctxOutBytes, CpuRun* r) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(r->cpu, &set);
@@ -39,7 +40,7 @@ void RunPinned(int progFd, const std::vector<uint8_t>& ctxIn, uint32_t ctxOutByt
     return;
   }
   LIBBPF_OPTS(bpf_test_run_opts, o);
-  std::vector<uint8_t> in(ctxIn);
+  std::vector<uint8_t> in(*ctxIn);
   r->ctxOut.resize(ctxOutBytes);
   if (!in.empty()) {
     o.ctx_in = in.data();
@@ -64,72 +65,123 @@ void RunPinned(int progFd, const std::vector<uint8_t>& ctxIn, uint32_t ctxOutByt
   else r->ctxOut = std::move(in);
 }
 
-// Starts one thread per run, then joins them. A thread that cannot be started (EAGAIN:
-// out of threads or pids) leaves that run and the ones after it failed with its errno;
-// the threads already started are joined, never left joinable (std::terminate).
-void RunAll(int progFd, const std::vector<uint8_t>& ctxIn, uint32_t ctxOutBytes, std::vector<CpuRun>& runs) {
-  std::vector<std::thread> threads;
-  threads.reserve(runs.size());
-  size_t started = 0;
-  int startErr = 0;
-  for (; started < runs.size(); started++) {
-    try {
-      threads.emplace_back(RunPinned, progFd, std::cref(ctxIn), ctxOutBytes, &runs[started]);
-    } catch (const std::system_error& e) {
-      startErr = e.code().value() ? e.code().value() : EAGAIN;
-      break;
-    } catch (...) {
-      startErr = ENOMEM;
-      break;
-    }
-  }
-  for (size_t i = started; i < runs.size(); i++) runs[i].err = startErr;
-  for (auto& t : threads) t.join();
-}
-
-class RunOnCpusWorker : public SafeAsyncWorker {
+// One runOnCpus call. Its threads, one per run, are started right here on the JS thread
+// (as a C program starts its own), not from a libuv pool thread that would first have to
+// wake up and then start them. The last run to finish closes the program fd and hands the
+// results to the JS thread through a thread-safe function, which joins the threads before
+// it settles the promise; the function's finalizer (on the JS thread, once no run can
+// touch it, also when the environment goes away first) joins what is left and frees the job.
+class PinnedRuns {
  public:
-  RunOnCpusWorker(Napi::Env env, int progFd, std::vector<uint32_t> cpus, std::vector<uint8_t> ctxIn, uint32_t ctxOutBytes)
-      : SafeAsyncWorker(env, "bpf:runOnCpus"), deferred_(Napi::Promise::Deferred::New(env)), fd_(progFd),
-        ctxIn_(std::move(ctxIn)), ctxOutBytes_(ctxOutBytes) {
+  PinnedRuns(int progFd, std::vector<uint32_t> cpus, std::vector<std::vector<uint8_t>> ctxIns, uint32_t ctxOutBytes)
+      : fd_(progFd), ctxIns_(std::move(ctxIns)), ctxOutBytes_(ctxOutBytes) {
     for (uint32_t c : cpus) runs_.push_back(CpuRun{c});
   }
-  ~RunOnCpusWorker() override {
+  ~PinnedRuns() {
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
     if (fd_ >= 0) close(fd_);
   }
-  Napi::Promise Promise() { return deferred_.Promise(); }
 
-  void Execute() override { RunAll(fd_, ctxIn_, ctxOutBytes_, runs_); }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Array out = Napi::Array::New(env, runs_.size());
-    for (size_t i = 0; i < runs_.size(); i++) {
-      const CpuRun& r = runs_[i];
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("cpu", r.cpu);
-      o.Set("ranOn", r.ranOn);
-      o.Set("errno", r.err);
-      o.Set("retval", r.retval);
-      o.Set("durationNs", r.durationNs);
-      o.Set("ctxOut", r.err ? env.Null() : Napi::Value(Napi::Buffer<uint8_t>::Copy(env, r.ctxOut.data(), r.ctxOut.size())));
-      out.Set(i, o);
+  // Starts the runs; the promise settles with their results. A thread that cannot be
+  // started (EAGAIN: out of threads or pids) leaves that run and the ones after it failed
+  // with its errno. Owns itself from here on: the finalizer deletes it.
+  Napi::Promise Start(Napi::Env env) {
+    napi_value promise, name;
+    if (napi_create_promise(env, &deferred_, &promise) != napi_ok ||
+        napi_create_string_utf8(env, "bpf:runOnCpus", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+        napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, this, Finalize, this, Settle, &tsfn_) != napi_ok) {
+      delete this;
+      ThrowErrno(env, "runOnCpus (thread-safe function)", ENOMEM);
     }
-    deferred_.Resolve(out);
+    pending_.store(runs_.size());
+    threads_.reserve(runs_.size());
+    size_t started = 0;
+    int startErr = 0;
+    for (; started < runs_.size(); started++) {
+      try {
+        threads_.emplace_back(&PinnedRuns::RunOne, this, started);
+      } catch (const std::system_error& e) {
+        startErr = e.code().value() ? e.code().value() : EAGAIN;
+        break;
+      } catch (...) {
+        startErr = ENOMEM;
+        break;
+      }
+    }
+    for (size_t i = started; i < runs_.size(); i++) {
+      runs_[i].err = startErr;
+      Done();
+    }
+    if (runs_.empty()) Finish();
+    return Napi::Promise(env, promise);
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
+  void RunOne(size_t i) {
+    RunPinned(fd_, &ctxIns_[ctxIns_.size() == 1 ? 0 : i], ctxOutBytes_, &runs_[i]);
+    Done();
+  }
+
+  // The last run done closes the program fd and hands over; it touches nothing of the
+  // job after the release.
+  void Done() {
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    close(fd_);
+    fd_ = -1;
+    Finish();
+  }
+
+  void Finish() {
+    napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking);
+    napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
+  }
+
+  // On the JS thread; env is null when the environment is being torn down.
+  static void Settle(napi_env env, napi_value, void* context, void*) {
+    if (env == nullptr) return;
+    auto* self = static_cast<PinnedRuns*>(context);
+    // Every run is over: the threads are gone before the promise settles, as joined ones.
+    for (auto& t : self->threads_)
+      if (t.joinable()) t.join();
+    try {
+      Napi::Env e(env);
+      Napi::HandleScope scope(e);
+      Napi::Array out = Napi::Array::New(e, self->runs_.size());
+      for (size_t i = 0; i < self->runs_.size(); i++) {
+        const CpuRun& r = self->runs_[i];
+        Napi::Object o = Napi::Object::New(e);
+        o.Set("cpu", r.cpu);
+        o.Set("ranOn", r.ranOn);
+        o.Set("errno", r.err);
+        o.Set("retval", r.retval);
+        o.Set("durationNs", r.durationNs);
+        o.Set("ctxOut", r.err ? e.Null() : Napi::Value(Napi::Buffer<uint8_t>::Copy(e, r.ctxOut.data(), r.ctxOut.size())));
+        out.Set(i, o);
+      }
+      napi_resolve_deferred(env, self->deferred_, out);
+    } catch (...) {
+      // The environment is going away: there is nobody left to tell.
+    }
+  }
+
+  static void Finalize(napi_env, void* data, void*) { delete static_cast<PinnedRuns*>(data); }
+
   int fd_;
-  std::vector<uint8_t> ctxIn_;
+  std::vector<std::vector<uint8_t>> ctxIns_;
   uint32_t ctxOutBytes_;
   std::vector<CpuRun> runs_;
+  std::vector<std::thread> threads_;
+  std::atomic<size_t> pending_{0};
+  napi_deferred deferred_ = nullptr;
+  napi_threadsafe_function tsfn_ = nullptr;
 };
 
 }  // namespace
 
-// progRunOnCpus(index, cpus: number[], ctxIn | null, ctxOutBytes) -> Promise<CpuRun[]>
-// With ctxOutBytes 0, ctxOut is ctxIn as the run left it (syscall programs write there).
+// progRunOnCpus(index, cpus: number[], ctxIn | ctxIn[] | null, ctxOutBytes) -> Promise<CpuRun[]>
+// ctxIn is every run's context, or an array of one per CPU. With ctxOutBytes 0, ctxOut is
+// the run's ctxIn as the run left it (syscall programs write there).
 Napi::Value NativeObject::ProgRunOnCpus(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = bpf_program__fd(ProgAt(info, 0));
@@ -144,26 +196,34 @@ Napi::Value NativeObject::ProgRunOnCpus(const Napi::CallbackInfo& info) {
     if (c >= CPU_SETSIZE) ThrowType(env, "cpu number out of range");
     cpus.push_back(c);
   }
-  std::vector<uint8_t> ctxIn;
-  if (!ArgIsNullish(info, 2)) {
+  std::vector<std::vector<uint8_t>> ctxIns(1);
+  if (info.Length() > 2 && info[2].IsArray()) {
+    Napi::Array list = info[2].As<Napi::Array>();
+    if (list.Length() != cpus.size()) ThrowType(env, "ctxIn must hold one Buffer per CPU");
+    ctxIns.resize(list.Length());
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      Napi::Value v = list.Get(i);
+      if (!v.IsBuffer()) ThrowType(env, "ctxIn must hold Buffers");
+      auto b = v.As<Napi::Buffer<uint8_t>>();
+      ctxIns[i].assign(b.Data(), b.Data() + b.Length());
+    }
+  } else if (!ArgIsNullish(info, 2)) {
     auto b = ArgBuffer(info, 2, "ctxIn");
-    ctxIn.assign(b.Data(), b.Data() + b.Length());
+    ctxIns[0].assign(b.Data(), b.Data() + b.Length());
   }
   uint32_t ctxOutBytes = ArgU32(info, 3, "ctxOutBytes");
-  // The worker owns a duplicate so that closing the object meanwhile cannot make the
-  // number point at something else.
+  // The runs own a duplicate so that closing the object meanwhile cannot make the number
+  // point at something else.
   int dupFd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dupFd < 0) ThrowErrno(env, "fcntl(F_DUPFD_CLOEXEC)", errno);
-  RunOnCpusWorker* worker;
+  PinnedRuns* runs;
   try {
-    worker = new RunOnCpusWorker(env, dupFd, std::move(cpus), std::move(ctxIn), ctxOutBytes);
+    runs = new PinnedRuns(dupFd, std::move(cpus), std::move(ctxIns), ctxOutBytes);
   } catch (...) {
     close(dupFd);
     throw;
   }
-  Napi::Promise p = worker->Promise();
-  worker->Queue();
-  return p;
+  return runs->Start(env);
 }
 
 // currentCpu() -> the CPU the JS thread is running on right now (sched_getcpu)

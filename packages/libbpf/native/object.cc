@@ -27,28 +27,38 @@ NativeObject::NativeObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   uint32_t logLevel = 0;
   Napi::Value lv = opts.Get("kernelLogLevel");
   if (lv.IsNumber()) logLevel = lv.As<Napi::Number>().Uint32Value();
+  // logCapture: the highest libbpf message level kept during the open (default: all).
+  int capture = LIBBPF_DEBUG;
+  Napi::Value lc = opts.Get("logCapture");
+  if (lc.IsNumber()) capture = lc.As<Napi::Number>().Int32Value();
 
   LIBBPF_OPTS(bpf_object_open_opts, o);
   if (!objectName.empty()) o.object_name = objectName.c_str();
   if (!btfPath.empty()) o.btf_custom_path = btfPath.c_str();
   o.kernel_log_level = logLevel;
 
+  AddonData* data = GetData(env);
+  int previousCapture = data->logCapture;
   if (info.Length() > 0 && info[0].IsBuffer()) {
     auto buf = info[0].As<Napi::Buffer<uint8_t>>();
     elf_.assign(buf.Data(), buf.Data() + buf.Length());
+    data->logCapture = capture;
     obj_ = bpf_object__open_mem(elf_.data(), elf_.size(), &o);
   } else {
     std::string path = ArgString(info, 0, "path");
+    data->logCapture = capture;
     obj_ = bpf_object__open_file(path.c_str(), &o);
   }
-  if (!obj_) ThrowErrno(env, "bpf_object__open", errno);
+  int openErr = errno;
+  data->logCapture = previousCapture;
+  if (!obj_) ThrowErrno(env, "bpf_object__open", openErr);
 
   bpf_map* m;
   bpf_object__for_each_map(m, obj_) maps_.push_back(m);
   bpf_program* p;
   bpf_object__for_each_program(p, obj_) progs_.push_back(p);
   mmaps_.resize(maps_.size());
-  GetData(env)->liveObjects.insert(this);
+  data->liveObjects.insert(this);
 }
 
 NativeObject::~NativeObject() {

@@ -9,14 +9,29 @@ export function parseCpuList(text: string): number[] {
   const trimmed = text.trim();
   if (trimmed === '') return out;
   for (const part of trimmed.split(',')) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) throw new BpfArgumentError('cpu list', `cannot parse '${text}'`);
-    const lo = Number(m[1]);
-    const hi = m[2] === undefined ? lo : Number(m[2]);
+    // `N` or `N-M`, by hand: a regular expression costs its compiling (twice: V8 compiles
+    // it to machine code on its second use) in every process's first start.
+    const item = part.trim();
+    const dash = item.indexOf('-');
+    const first = dash < 0 ? item : item.slice(0, dash);
+    const last = dash < 0 ? item : item.slice(dash + 1);
+    if (!isDigits(first) || !isDigits(last)) throw new BpfArgumentError('cpu list', `cannot parse '${text}'`);
+    const lo = Number(first);
+    const hi = Number(last);
     if (hi < lo) throw new BpfArgumentError('cpu list', `descending range '${part}' in '${text}'`);
     for (let c = lo; c <= hi; c++) out.push(c);
   }
   return [...new Set(out)].sort((a, b) => a - b);
+}
+
+/** True for a non-empty run of ASCII digits (what `\d+` matches). */
+function isDigits(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 /** Formats CPU numbers as a kernel CPU list (`0-3,5`). */
@@ -34,8 +49,18 @@ export function formatCpuList(cpus: readonly number[]): string {
 
 const CPU_DIR = '/sys/devices/system/cpu';
 
-// The possible mask is fixed at boot; read once, as libbpf_num_possible_cpus does.
-let possible: readonly number[] | undefined;
+// The possible mask is fixed at boot; read once, as libbpf_num_possible_cpus does: when the
+// package loads (a sysfs read costs ~0.05 ms, which a first start need not pay), or at first
+// use when that read failed (its error is then thrown there, as before).
+let possible: readonly number[] | undefined = readPossible();
+
+function readPossible(): readonly number[] | undefined {
+  try {
+    return parseCpuList(fs.readFileSync(`${CPU_DIR}/possible`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
 
 /** CPUs the kernel may ever bring online (per-CPU map values exist for each). */
 export function possibleCpus(): number[] {

@@ -23,6 +23,8 @@ export const defaultLogger: Logger = (level, message) => {
 };
 
 let current: Logger = defaultLogger;
+// NODE_DEBUG is read once per process: here, when the package loads, not in a first start.
+const debugOn = debug.enabled;
 
 /** Replaces the logger for all libbpf messages; `null` restores the default. Returns the previous one. */
 export function setLogger(logger: Logger | null): Logger {
@@ -46,9 +48,31 @@ export function flushLog(override?: Logger): string[] {
  * @internal
  */
 export function flushLogEntries(override?: Logger): Array<{ level: LogLevel; text: string }> {
-  const raw = native().drainLog();
+  return route(native().drainLog(), override ?? current);
+}
+
+/**
+ * Routes the queued libbpf messages to the logger, after a call that succeeded (no message
+ * is needed back). What the default logger drops (all but warnings, unless NODE_DEBUG
+ * includes `libbpf`) is dropped in the addon: libbpf logs dozens of debug lines per open
+ * and load, which would otherwise each become a JS string on the start-up path.
+ * @internal
+ */
+export function routeLog(): void {
+  route(native().drainLog(loggedLevel()), current);
+}
+
+/**
+ * The highest libbpf message level the logger takes: all of them (2, debug) for a logger
+ * of the user's or with NODE_DEBUG=libbpf, else warnings only (0).
+ * @internal
+ */
+export function loggedLevel(): number {
+  return current !== defaultLogger || debugOn ? LEVELS.length - 1 : 0;
+}
+
+function route(raw: Array<number | string>, sink: Logger): Array<{ level: LogLevel; text: string }> {
   const entries: Array<{ level: LogLevel; text: string }> = [];
-  const sink = override ?? current;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const level = LEVELS[raw[i] as number] ?? 'debug';
     const text = raw[i + 1] as string;

@@ -109,7 +109,8 @@ export interface NativeObjectHandle {
   progAttachTracepoint(prog: number, category: string, name: string): NativeLinkHandle;
   progAttachRawTracepoint(prog: number, name: string): NativeLinkHandle;
   progAttachPerfEvent(prog: number, perfEvent: NativeFdHandle): NativeLinkHandle;
-  progRunOnCpus(prog: number, cpus: number[], ctxIn: Buffer | null, ctxOutBytes: number): Promise<NativeCpuRun[]>;
+  /** `ctxIn`: every run's context, or one per CPU. */
+  progRunOnCpus(prog: number, cpus: number[], ctxIn: Buffer | Buffer[] | null, ctxOutBytes: number): Promise<NativeCpuRun[]>;
   btfDatasec(section: string): NativeDatasecVar[] | undefined;
   btfType(id: number): NativeBtfType;
 }
@@ -184,7 +185,8 @@ export interface NativeAddon {
   NativePerfBuffer: new (mapFd: number, pagesPerCpu: number, cb: NativeBatchCallback) => NativePerfBufferHandle;
   NativeGridRunner: new (progFd: number, cpu: number, intervalNs: bigint, priority: number, kick: boolean, lateNs: bigint,
     realtime: boolean, stepNs: bigint) => NativeGridRunnerHandle;
-  drainLog(): Array<number | string>;
+  /** Takes the queued libbpf messages as [level, text, ...]; those above `maxLevel` are dropped. */
+  drainLog(maxLevel?: number): Array<number | string>;
   setErrorFactory(f: (op: string, errno: number, message: string) => Error): void;
   libbpfVersion(): { major: number; minor: number; string: string; release: string };
   probeProgType(type: number): number;

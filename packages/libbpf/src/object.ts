@@ -8,7 +8,7 @@ import { BpfArgumentError, BpfError, extractVerifierLogs, hintFor, libbpfErrnoTe
 import { checkBpfObject } from './elf-check';
 import { describeGlobals, GlobalSection, locateGlobals, type GlobalVar, type SectionAccess } from './globals';
 import type { BpfLink } from './link';
-import { flushLog, flushLogEntries } from './log';
+import { flushLog, flushLogEntries, loggedLevel, routeLog } from './log';
 import { BpfMap, OpenMap } from './map';
 import { native, type NativeMapInfo, type NativeProgramInfo } from './native';
 import { checkOptions, optionNames } from './options';
@@ -53,27 +53,26 @@ function internalMapIndex(maps: NativeMapInfo[], section: SectionName): number {
 class Phase {
   /** @internal */ protected readonly core: ObjectCore;
   /** @internal */ protected readonly globals = new Map<SectionName, Map<string, GlobalVar>>();
-  #maps: NativeMapInfo[];
-  #progs: NativeProgramInfo[];
+  #maps: NativeMapInfo[] | undefined;
+  #progs: NativeProgramInfo[] | undefined;
 
   /** @internal */
   constructor(core: ObjectCore) {
     this.core = core;
-    this.#maps = core.handle.maps();
-    this.#progs = core.handle.programs();
   }
 
   // Before load, setters (reuseFd, setMaxEntries, setAutoload...) change the definitions,
-  // so the listings are read again; after load they are fixed.
+  // so the listings are read again; after load they are fixed, and read once, when first
+  // needed (a start-up that asks for one program does not build every map's description).
   /** @internal */
   protected get mapInfo(): NativeMapInfo[] {
-    if (this.core.state === 'open') this.#maps = this.core.handle.maps();
+    if (this.core.state === 'open' || this.#maps === undefined) this.#maps = this.core.handle.maps();
     return this.#maps;
   }
 
   /** @internal */
   protected get progInfo(): NativeProgramInfo[] {
-    if (this.core.state === 'open') this.#progs = this.core.handle.programs();
+    if (this.core.state === 'open' || this.#progs === undefined) this.#progs = this.core.handle.programs();
     return this.#progs;
   }
 
@@ -126,11 +125,13 @@ export class OpenBpfObject extends Phase {
     let handle;
     try {
       const Native = native().NativeObject;
-      handle = new Native(source, { objectName: opts.objectName, btfCustomPath: opts.btfCustomPath, kernelLogLevel: opts.logLevel ?? 0 });
+      // What the logger would drop is not even formatted: libbpf's dozens of debug lines
+      // per open (a failed open is explained from its warnings alone).
+      handle = new Native(source, { objectName: opts.objectName, btfCustomPath: opts.btfCustomPath, kernelLogLevel: opts.logLevel ?? 0, logCapture: loggedLevel() });
     } catch (e) {
       throw explainOpenFailure(e, flushLogEntries(), typeof source === 'string' ? path.resolve(source) : `from a Buffer of ${source.length} bytes`);
     }
-    flushLog();
+    routeLog();
     return new OpenBpfObject(new ObjectCore(handle, name));
   }
 
@@ -187,7 +188,7 @@ export class OpenBpfObject extends Phase {
     let messages: string[] = [];
     try {
       h.load();
-      flushLog();
+      routeLog();
     } catch (e) {
       messages = flushLog();
       const err = explainLoadFailure(e, messages, this.mapInfo, this.progInfo);

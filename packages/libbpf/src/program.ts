@@ -3,7 +3,7 @@ import { ProgramType, programTypeName } from './constants';
 import type { ObjectCore } from './core';
 import { BpfArgumentError, BpfError, hintFor } from './errors';
 import { BpfLink } from './link';
-import { flushLog } from './log';
+import { routeLog } from './log';
 import type { NativeLinkHandle, NativeProgramInfo } from './native';
 import { checkOptions, optionNames } from './options';
 import { possibleCpus } from './cpu';
@@ -179,7 +179,7 @@ export class BpfProgram extends ProgramBase {
     } catch (e) {
       throw withTargetHint(e, op, target);
     } finally {
-      flushLog();
+      routeLog();
     }
     const link = new BpfLink(handle, target, (l) => this.core.children.delete(l));
     this.core.children.add(link);
@@ -237,9 +237,13 @@ const RUN_ON_CPUS_OPTION_NAMES = optionNames<RunOnCpusOptions>()('ctxOutSize');
 /**
  * Runs `program` once on each CPU in `cpus`, each time from a native thread pinned to that
  * CPU (checked with sched_getcpu before the run). The JS thread's affinity never changes.
+ * `ctxIn` is the context of every run, or an array of one per CPU, in the order of `cpus`.
  * Per-CPU failures are reported in the results, not thrown. Kernel >= 5.14 for syscall programs.
+ *
+ * @example
+ * const runs = await runOnCpus(prog, [0, 1], [ctxFor(0), ctxFor(1)]);
  */
-export async function runOnCpus(program: BpfProgram, cpus: readonly number[], ctxIn?: Buffer, options: RunOnCpusOptions = {}): Promise<CpuRunResult[]> {
+export async function runOnCpus(program: BpfProgram, cpus: readonly number[], ctxIn?: Buffer | readonly Buffer[], options: RunOnCpusOptions = {}): Promise<CpuRunResult[]> {
   if (!(program instanceof BpfProgram)) throw new BpfArgumentError('program', 'expected a loaded BpfProgram');
   if (!Array.isArray(cpus) || cpus.length === 0) throw new BpfArgumentError('cpus', 'expected a non-empty array of CPU numbers');
   const possible = new Set(possibleCpus());
@@ -247,13 +251,19 @@ export async function runOnCpus(program: BpfProgram, cpus: readonly number[], ct
     if (!Number.isInteger(c) || !possible.has(c)) throw new BpfArgumentError('cpus', `${String(c)} is not a possible CPU (possible: ${[...possible].join(',')})`);
   }
   if (new Set(cpus).size !== cpus.length) throw new BpfArgumentError('cpus', 'lists a CPU twice');
-  const ctx = optBuffer('ctxIn', ctxIn);
+  const ctx = Array.isArray(ctxIn) ? perCpuBuffers(ctxIn, cpus.length) : optBuffer('ctxIn', ctxIn);
   checkOptions('runOnCpus', options, RUN_ON_CPUS_OPTION_NAMES);
   const ctxOutSize = optU32('ctxOutSize', options.ctxOutSize, 0);
   if (program.type === ProgramType.SYSCALL && ctxOutSize) throw new BpfArgumentError('ctxOutSize', 'syscall programs return their context in place; leave ctxOutSize out');
   const runs = await program.nativeCall((h, i) => h.progRunOnCpus(i, [...cpus], ctx, ctxOutSize));
-  flushLog();
+  routeLog();
   return runs.map((r) => ({ cpu: r.cpu, retval: r.retval, errno: r.errno, ctxOut: ctx ? r.ctxOut : null, ranOn: r.ranOn }));
+}
+
+function perCpuBuffers(list: readonly unknown[], cpus: number): Buffer[] {
+  if (list.length !== cpus) throw new BpfArgumentError('ctxIn', `expected one Buffer per CPU (${cpus}), got ${list.length}`);
+  if (!list.every((b) => Buffer.isBuffer(b))) throw new BpfArgumentError('ctxIn', 'expected a Buffer or an array of Buffers');
+  return [...list] as Buffer[];
 }
 
 /** Raises a BpfError for the first failed run, for callers that want all-or-nothing. */

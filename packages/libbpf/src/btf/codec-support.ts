@@ -189,7 +189,8 @@ export const codecSupport = {
     if (!Number.isInteger(o) || o < 0 || o + size > b.length) {
       throw new BpfArgumentError('bytes', `${typeName} needs ${size} bytes at offset ${String(o)}, but the bytes have ${b.length}`);
     }
-    b.fill(0, o, o + size);
+    // TypedArray's fill, a V8 builtin (Buffer's own is JS, compiled at its first call)
+    Uint8Array.prototype.fill.call(b, 0, o, o + size);
     return b;
   },
   /** Builds a codec's `encode` around a generated writer. */

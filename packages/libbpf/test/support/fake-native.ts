@@ -234,9 +234,9 @@ export function installFakeNative(options: FakeNativeOptions = {}): FakeNative {
     NativeRingBuffer: unscripted('NativeRingBuffer') as unknown as NativeAddon['NativeRingBuffer'],
     NativePerfBuffer: unscripted('NativePerfBuffer') as unknown as NativeAddon['NativePerfBuffer'],
     NativeGridRunner: unscripted('NativeGridRunner') as unknown as NativeAddon['NativeGridRunner'],
-    drainLog: () => {
-      state.record('drainLog', []);
-      const out = queued;
+    drainLog: (maxLevel?: number) => {
+      state.record('drainLog', maxLevel === undefined ? [] : [maxLevel]);
+      const out = queued.filter((_, i) => maxLevel === undefined || (queued[i - (i % 2)] as number) <= maxLevel);
       queued = [];
       return out;
     },

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { MapType, ProgramType, mapTypeName, programTypeName } from '../../src/constants';
 import { BpfArgumentError, BpfError } from '../../src/errors';
 import { BtfKind } from '../../src/globals';
+import { setLogger, type LogLevel } from '../../src/log';
 import type { BpfMap } from '../../src/map';
 import type { NativeMapInfo, NativeProgramInfo } from '../../src/native';
 import { BpfObject } from '../../src/object';
@@ -134,11 +135,29 @@ describe('BpfObject.open arguments', () => {
     assert.equal(b.name, 'other');
     using c = BpfObject.open(objectBytes);
     assert.equal(c.name, 'object');
+    // logCapture 0: the default logger takes libbpf's warnings only, the rest is not formatted
     assert.deepEqual(fake.calls.filter((call) => call.op === 'NativeObject').map((call) => call.args), [
-      [BASIC, { objectName: undefined, btfCustomPath: undefined, kernelLogLevel: 0 }],
-      [BASIC, { objectName: 'other', btfCustomPath: undefined, kernelLogLevel: 2 }],
-      [objectBytes, { objectName: undefined, btfCustomPath: undefined, kernelLogLevel: 0 }],
+      [BASIC, { objectName: undefined, btfCustomPath: undefined, kernelLogLevel: 0, logCapture: 0 }],
+      [BASIC, { objectName: 'other', btfCustomPath: undefined, kernelLogLevel: 2, logCapture: 0 }],
+      [objectBytes, { objectName: undefined, btfCustomPath: undefined, kernelLogLevel: 0, logCapture: 0 }],
     ]);
+  });
+  it('asks libbpf for what the logger takes: warnings for the default one, everything for a logger of the user', () => {
+    fake.reset();
+    fake.log(2, 'libbpf: a debug line\n');
+    using a = BpfObject.open(BASIC);
+    const logged: Array<[LogLevel, string]> = [];
+    const previous = setLogger((level, message) => void logged.push([level, message]));
+    try {
+      fake.log(2, 'libbpf: another debug line\n');
+      fake.log(0, 'libbpf: a warning\n');
+      using b = BpfObject.open(BASIC);
+    } finally {
+      setLogger(previous);
+    }
+    assert.deepEqual(logged, [['debug', 'libbpf: another debug line\n'], ['warn', 'libbpf: a warning\n']], 'the first debug line was dropped in the addon');
+    assert.deepEqual(fake.calls.filter((c) => c.op === 'NativeObject').map((c) => (c.args[1] as { logCapture: number }).logCapture), [0, 2]);
+    assert.deepEqual(fake.calls.filter((c) => c.op === 'drainLog').map((c) => c.args), [[0], [2]]);
   });
 });
 

@@ -135,6 +135,21 @@ AddonData* GetData(Napi::Env env);
 Napi::Value ErrnoError(Napi::Env env, const std::string& op, int err);
 // Throws the TS error class (BpfError) built by the factory; `err` is a positive errno.
 [[noreturn]] void ThrowErrno(Napi::Env env, const std::string& op, int err);
+
+// Raw N-API results of the bound per-map functions (map.cc, map_batch.cc), which skip
+// node-addon-api's wrappers on their hot path: undefined for 0, else the errno as a number.
+inline napi_value Errno(napi_env env, int err) {
+  if (err == 0) return nullptr;  // undefined
+  napi_value e;
+  napi_create_uint32(env, static_cast<uint32_t>(err), &e);
+  return e;
+}
+
+// Throws a TypeError from a raw N-API callback; returns the undefined it then returns.
+inline napi_value ThrowTypeError(napi_env env, const char* message) {
+  napi_throw_type_error(env, nullptr, message);
+  return nullptr;
+}
 // Throws a TypeError for a malformed argument (a bug in the TS layer or a direct caller).
 [[noreturn]] void ThrowType(Napi::Env env, const std::string& message);
 

@@ -38,18 +38,6 @@ struct FastOp {
   union bpf_attr into;   // the same with the bound out array as value; value 0: none bound
 };
 
-napi_value Errno(napi_env env, int err) {
-  if (err == 0) return nullptr;  // undefined
-  napi_value out;
-  napi_create_uint32(env, static_cast<uint32_t>(err), &out);
-  return out;
-}
-
-napi_value ThrowTypeError(napi_env env, const char* message) {
-  napi_throw_type_error(env, nullptr, message);
-  return nullptr;
-}
-
 // libbpf's bpf_map_lookup_elem_flags and bpf_map_update_elem, minus clearing and refilling
 // the attributes on every call.
 constexpr size_t kElemAttrBytes = offsetof(union bpf_attr, flags) + sizeof(__u64);

@@ -43,18 +43,6 @@ struct BatchOp {
   uint8_t* outToken;
 };
 
-napi_value Errno(napi_env env, int err) {
-  if (err == 0) return nullptr;  // undefined
-  napi_value e;
-  napi_create_uint32(env, static_cast<uint32_t>(err), &e);
-  return e;
-}
-
-napi_value ThrowTypeError(napi_env env, const char* message) {
-  napi_throw_type_error(env, nullptr, message);
-  return nullptr;
-}
-
 // A Buffer (any ArrayBufferView) argument: its bytes, which must hold `minBytes`; a detached
 // one has none.
 bool ViewBytes(napi_env env, napi_value v, size_t minBytes, void** data) {

@@ -135,7 +135,7 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
     return info.Env().Undefined();
   }
 
-  // Another drain in the next check phase (see event_poller.h: edge-triggered wake-ups).
+  // Another drain in the loop's next turn (see event_poller.h: edge-triggered wake-ups).
   Napi::Value Again(const Napi::CallbackInfo& info) {
     if (poller_) poller_->Again();
     return info.Env().Undefined();

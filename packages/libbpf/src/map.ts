@@ -141,7 +141,7 @@ export class BpfMap extends MapBase {
     // which checks it (and the addon again); after that a call only checks that `out` is
     // the bound array and is still attached: its length, read through the engine's own
     // getter, is 0 once its buffer is detached. Closing the object unbinds it.
-    if (f !== undefined && out === f.out && out.length === f.outBytes && lengthOf(out) === f.outBytes) {
+    if (f !== undefined && out === f.out && lengthOf(out) === f.outBytes) {
       if (typeof key === 'number' && f.keyU32 !== null && key >>> 0 === key) f.keyU32[0] = key;
       else putKey(f, key, this.keySize);
       const e = f.into();

@@ -149,7 +149,7 @@ export interface NativeRingRegions {
  */
 export interface NativeRingBufferHandle extends NativeEventPoller {
   regions(): NativeRingRegions;
-  /** One more `onReadable` in the next check phase: a drain stopped before the ring was read out. */
+  /** One more `onReadable` in the loop's next turn: a drain stopped before the ring was read out. */
   again(): void;
 }
 

@@ -7,7 +7,8 @@
 //      - draining: the consumer fills the ring, then one consume of the backlog is timed
 //        (the consumers' cost per record, without producer or wake-ups);
 //   2. map lookups: BpfMap.lookup/lookupInto vs bpf_map_lookup_elem on ARRAY and HASH maps,
-//      and whole-map batch reads (BpfMap.lookupBatch vs bpf_map_lookup_batch).
+//      and whole-map batch reads (BpfMap.lookupBatch vs bpf_map_lookup_batch); in each run a
+//      C and a Node process, both warm, take turns of 50 ms reading (see lookupRun).
 // The Node ring consumer runs twice: with a Buffer per record (`delivery: 'records'`) and
 // with the span callback (`delivery: 'spans'`, no allocation per record) and with the batch
 // callback (`delivery: 'batch'`, one call per batch with the records' offsets and lengths).
@@ -17,9 +18,9 @@
 // Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_NICE), two CPUs, and the library built
 // (`bash scripts/build.sh`). No assertions: it measures and reports.
 //
-// usage: node bench/libbpf/run.mjs [--runs N] [--ring-seconds S] [--fills N]
+// usage: node bench/libbpf/run.mjs [--runs N] [--ring-seconds S] [--fills N] [--lookup-runs N]
 //                                  [--lookup-seconds S] [--batch N] [--no-readme]
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -36,7 +37,7 @@ const END = '<!-- bench:libbpf:end -->';
 const opts = parseArgs(process.argv.slice(2));
 
 function parseArgs(argv) {
-  const o = { runs: 3, ringSeconds: 3, fills: 10, lookupSeconds: 1, batch: 4096, readme: true };
+  const o = { runs: 3, ringSeconds: 3, fills: 10, lookupRuns: 5, lookupSeconds: 1, batch: 4096, readme: true };
   const num = (i) => {
     const v = Number(argv[i + 1]);
     if (!(v > 0)) usage(`${argv[i]} needs a positive number`);
@@ -47,6 +48,7 @@ function parseArgs(argv) {
       case '--runs': o.runs = Math.round(num(i++)); break;
       case '--ring-seconds': o.ringSeconds = num(i++); break;
       case '--fills': o.fills = Math.round(num(i++)); break;
+      case '--lookup-runs': o.lookupRuns = Math.round(num(i++)); break;
       case '--lookup-seconds': o.lookupSeconds = num(i++); break;
       case '--batch': o.batch = Math.min(4096, Math.round(num(i++))); break;
       case '--no-readme': o.readme = false; break;
@@ -59,7 +61,7 @@ function parseArgs(argv) {
 
 function usage(msg) {
   if (msg) console.error(`run.mjs: ${msg}`);
-  console.error('usage: node bench/libbpf/run.mjs [--runs N] [--ring-seconds S] [--fills N] [--lookup-seconds S] ' +
+  console.error('usage: node bench/libbpf/run.mjs [--runs N] [--ring-seconds S] [--fills N] [--lookup-runs N] [--lookup-seconds S] ' +
     '[--batch N<=4096] [--no-readme]');
   process.exit(msg ? 2 : 0);
 }
@@ -144,19 +146,114 @@ function ringRun(peer, mode) {
   };
 }
 
-// kind: single or batch for C; number, buffer, into or batch for Node (see node/map_lookup.mjs)
-function lookupRun(peer, map, kind) {
-  const secs = String(opts.lookupSeconds);
-  const [cmd, args] = peer === 'c'
-    ? pinned(bins.map_lookup, [obj, map, secs, kind])
-    : pinned(process.execPath, [path.join(nodeDir, 'map_lookup.mjs'), libPath, obj, map, secs, kind]);
-  const r = JSON.parse(run(cmd, args, `lookup ${peer} ${map}`, (opts.lookupSeconds + 60) * 1000));
-  if (r.misses) throw new Error(`lookup ${peer} ${map}: ${r.misses} misses`);
-  return { rate: r.lookups / (r.ns / 1e9) };
+// A peer process of the map benchmark, a server that reads the map for as long as it is told
+// to (see c/map_lookup.c and node/map_lookup.mjs): `ready` once warm, then one JSON line per
+// `KIND MS` line. Only one peer reads at a time; the others wait in a blocking read.
+class LookupPeer {
+  constructor(what, cmd, args) {
+    this.what = what;
+    this.lines = [];
+    this.waiter = null;
+    this.stderr = '';
+    this.exit = null;
+    this.child = spawn(cmd, args, { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] });
+    let partial = '';
+    this.child.stdout.setEncoding('utf8').on('data', (chunk) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop();
+      this.lines.push(...parts);
+      this.#wake();
+    });
+    this.child.stderr.setEncoding('utf8').on('data', (chunk) => { this.stderr += chunk; });
+    this.child.on('error', (e) => { this.exit = { error: e }; this.#wake(); });
+    this.child.on('close', (code, signal) => { this.exit ??= { code, signal }; this.#wake(); });
+  }
+
+  #wake() {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  async line(timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.lines.length) {
+      if (this.exit) throw new Error(`${this.what} ended (${this.exit.error?.message ?? `exit ${this.exit.code ?? this.exit.signal}`}):\n${this.stderr}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${this.what}: no answer within ${timeoutMs} ms:\n${this.stderr}`);
+      await new Promise((resolve) => {
+        this.waiter = resolve;
+        setTimeout(resolve, left).unref();
+      });
+    }
+    return this.lines.shift();
+  }
+
+  async ready() {
+    const l = await this.line(60_000);
+    if (l !== 'ready') throw new Error(`${this.what}: expected ready, got ${l}\n${this.stderr}`);
+  }
+
+  // Reads with KIND for ms milliseconds; returns the entries read and the time it took.
+  async read(kind, ms) {
+    this.child.stdin.write(`${kind} ${ms}\n`);
+    const r = JSON.parse(await this.line(ms + 30_000));
+    if (r.misses) throw new Error(`${this.what} (${kind}): ${r.misses} misses`);
+    return r;
+  }
+
+  async close() {
+    this.child.stdin.end();
+    while (!this.exit) await new Promise((resolve) => { this.waiter = resolve; });
+    if (this.exit.error || this.exit.code !== 0) {
+      throw new Error(`${this.what} failed (${this.exit.error?.message ?? `exit ${this.exit.code ?? this.exit.signal}`}):\n${this.stderr}`);
+    }
+  }
+}
+
+const TURN_MS = 50;
+// One run of the map benchmark on MAP: a C peer and a Node peer, pinned to one CPU, take
+// turns of TURN_MS reading with each of their kinds (C's: single, batch or mmap; Node's:
+// number, buffer, into, batch or mmap), in an order reversed every round, until each kind has
+// read for lookupSeconds. So a change of the machine's speed (this is a shared virtual
+// machine) reaches every kind alike within the run. Returns each side's rate per kind
+// (entries read per second).
+async function lookupRun(map, cKinds, nodeKinds) {
+  const peers = {};
+  try {
+    peers.c = new LookupPeer(`C map peer (${map})`, ...pinned(bins.map_lookup, [obj, map, cKinds.join(',')]));
+    await peers.c.ready();
+    peers.node = new LookupPeer(`Node map peer (${map})`,
+      ...pinned(process.execPath, [path.join(nodeDir, 'map_lookup.mjs'), libPath, obj, map, nodeKinds.join(',')]));
+    await peers.node.ready();
+    const turns = [...cKinds.map((k) => ['c', k]), ...nodeKinds.map((k) => ['node', k])];
+    // C and Node alternate: C's kinds at even places, Node's between them.
+    turns.sort((a, b) => (a[0] === 'c' ? cKinds.indexOf(a[1]) * 2 : nodeKinds.indexOf(a[1]) * 2 + 1) -
+      (b[0] === 'c' ? cKinds.indexOf(b[1]) * 2 : nodeKinds.indexOf(b[1]) * 2 + 1));
+    const sums = new Map(turns.map((t) => [t, { lookups: 0, ns: 0 }]));
+    const goalNs = opts.lookupSeconds * 1e9;
+    for (let round = 0; [...sums.values()].some((x) => x.ns < goalNs); round++) {
+      for (const t of round % 2 ? [...turns].reverse() : turns) {
+        const x = sums.get(t);
+        if (x.ns >= goalNs) continue;
+        const r = await peers[t[0]].read(t[1], Math.min(TURN_MS, Math.max(1, Math.ceil((goalNs - x.ns) / 1e6))));
+        x.lookups += r.lookups;
+        x.ns += r.ns;
+      }
+    }
+    const out = { c: {}, node: {} };
+    for (const [[side, kind], x] of sums) out[side][kind] = x.lookups / (x.ns / 1e9);
+    await Promise.all(Object.values(peers).map((p) => p.close()));
+    return out;
+  } catch (e) {
+    for (const p of Object.values(peers)) if (!p.exit) p.child.kill('SIGKILL');
+    throw e;
+  }
 }
 
 // Repeats fn(peer) for each peer, alternating the order between runs so that drifts
 // (temperature, other load) hit the peers alike.
+// out[peer][i] is run i's result.
 function alternate(peers, fn, what) {
   const out = Object.fromEntries(peers.map((p) => [p, []]));
   for (let i = 0; i < opts.runs; i++) {
@@ -180,19 +277,26 @@ const NODE_DELIVERY = { node: 'Buffer per record', spans: 'span callback', batch
 for (const mode of [...WAKEUPS, 'drain']) ring[mode] = alternate(RING_PEERS, (p) => ringRun(p, mode), `ring buffer, ${mode}`);
 
 const MAPS = ['lookup_array', 'lookup_hash'];
-// Peers of the map benchmark: C single and batch, Node's single-lookup forms and batch.
-const LOOKUP_PEERS = { c: ['c', 'single'], cBatch: ['c', 'batch'], number: ['node', 'number'], buffer: ['node', 'buffer'],
-  into: ['node', 'into'], batch: ['node', 'batch'] };
+// lookups[plan][i] is run i's { c: { kind: rate }, node: { kind: rate } } of a plan: its map,
+// C's kinds, Node's kinds. Node's allocating forms (a new Buffer per lookup) take turns with
+// C apart from lookupInto and batches, so that no collection of Node's garbage runs during
+// the turns of the ratios that libbpf.json keeps.
 const lookups = {};
-for (const map of MAPS) {
-  lookups[map] = alternate(Object.keys(LOOKUP_PEERS), (p) => {
-    const [peer, kind] = LOOKUP_PEERS[p];
-    return lookupRun(peer, map, kind);
-  }, `lookups ${map}`);
+const lookupPlans = {
+  ...Object.fromEntries(MAPS.flatMap((map) => [
+    [map, [map, ['single', 'batch'], ['into', 'batch']]],
+    [`${map}/alloc`, [map, ['single'], ['number', 'buffer']]],
+  ])),
+  // The same reads from a BPF_F_MMAPABLE array's mapping: memory reads, no syscall.
+  lookup_mmap: ['lookup_mmap', ['mmap'], ['mmap']],
+};
+for (const [plan, [map, cKinds, nodeKinds]] of Object.entries(lookupPlans)) {
+  lookups[plan] = [];
+  for (let i = 0; i < opts.lookupRuns; i++) {
+    log(`map reads, ${map}, run ${i + 1}/${opts.lookupRuns}: C ${cKinds.join(', ')} and Node ${nodeKinds.join(', ')} in turns`);
+    lookups[plan].push(await lookupRun(map, cKinds, nodeKinds));
+  }
 }
-// The same reads from a BPF_F_MMAPABLE array's mapping: memory reads, no syscall.
-lookups.lookup_mmap = alternate(['cMmap', 'mmap'], (p) => lookupRun(p === 'cMmap' ? 'c' : 'node', 'lookup_mmap', 'mmap'),
-  'mmapped array reads');
 const loadAfter = os.loadavg()[0];
 
 // ---- report -----------------------------------------------------------------------------
@@ -321,6 +425,13 @@ notes.push('Map lookups: `lookupInto(number, out)` reads into one reused value B
   'sum the values they read in a local variable; the peers that reuse their value memory read it as native integers (C: u64, ' +
   'Node: a Uint32Array over the Buffer). The kernel\'s ARRAY batch walks the keys one by one (get_next_key per entry), so an ' +
   'ARRAY gains less from batches than a HASH, in C as in Node; a `BPF_F_MMAPABLE` array skips the syscalls altogether.');
+notes.push('A batch read is one syscall whose time is the kernel\'s (both peers\' batch reads run at the same speed), so ' +
+  '"C batch / C single" is what a batch gains on this kernel over a single lookup at C\'s speed; Node\'s batch / single ' +
+  'exceeds it by as much as its single lookups fall short of C\'s. In each run one C and one Node process ' +
+  'stay up, warm, and take turns reading (each kind 50 ms at a time, the order reversed every round; the peer not reading waits ' +
+  'in a blocking read), so that a change in the machine\'s speed (this is a shared virtual machine) reaches both sides of a ' +
+  'ratio alike. `lookup(...)` takes its turns with C in runs of its own (its garbage is collected meanwhile), against C in ' +
+  'those runs.');
 if (loadBefore > 1) notes.push(`Other work was running before the start (load average ${loadBefore.toFixed(2)}): expect a wide spread.`);
 for (const n of notes) lines.push(`- ${n}`);
 
@@ -341,32 +452,58 @@ if (opts.readme) {
 
 // The map tables; returns the ratios libbpf.json gets.
 function mapReport(out) {
-  const rate = (peer, map) => stat(lookups[map][peer], (r) => r.rate, fmtRate);
+  // A rate: side c or node, kind the reads it made (see lookupPlans).
+  const rate = (map, side, kind) => stat(lookups[map], (r) => r[side][kind], fmtRate);
+  // A ratio: the median over the runs of each run's own ratio (its two sides took turns in
+  // the run), with its spread.
+  const paired = (map, [sa, ka], [sb, kb]) => {
+    const xs = lookups[map].map((r) => r[sa][ka] / r[sb][kb]);
+    return { med: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+  };
+  const fmtRatio = (x) => x.toFixed(x < 0.1 ? 3 : 2);
+  const ratioText = (r, bold) => `${bold ? '**' : ''}${fmtRatio(r.med)}${bold ? '**' : ''} (${fmtRatio(r.min)}–${fmtRatio(r.max)})`;
   const typeOf = (map) => (map === 'lookup_array' ? 'ARRAY' : 'HASH');
-  out.push(`**Map lookups**, u32 key → u64 value, 1024 entries, keys cycled in order (${opts.lookupSeconds} s per run, one CPU)`);
+  out.push(`**Map lookups**, u32 key → u64 value, 1024 entries, keys cycled in order (${opts.lookupSeconds} s per kind per run in ` +
+    `${TURN_MS} ms turns, C's and Node's reads alternating on one CPU; median of ${opts.lookupRuns} runs, and of each run's own ` +
+    'ratio; min–max in brackets)');
   out.push('');
   out.push('| Map | C `bpf_map_lookup_elem` | Node `lookupInto(number, out)` | Node / C | Node `lookup(number)` | Node / C | Node `lookup(Buffer)` | Node / C |');
   out.push('|---|---|---|---|---|---|---|---|');
   const ratios = {};
+  const C = ['c', 'single'];
+  const INTO = ['node', 'into'];
+  const NODE_BATCH = ['node', 'batch'];
+  const NUMBER = ['node', 'number'];
+  const BUFFER = ['node', 'buffer'];
   for (const map of MAPS) {
-    const [c, into, n, b] = ['c', 'into', 'number', 'buffer'].map((p) => rate(p, map));
-    ratios[map] = { into: into.med / c.med, number: n.med / c.med, buffer: b.med / c.med };
-    out.push(`| ${typeOf(map)} | ${c.text}/s | ${into.text}/s | **${ratio(into.med, c.med)}** | ${n.text}/s | ${ratio(n.med, c.med)} | ` +
-      `${b.text}/s | ${ratio(b.med, c.med)} |`);
+    const alloc = `${map}/alloc`;
+    const [c, into] = [C, INTO].map(([p, k]) => rate(map, p, k));
+    const [n, b] = [NUMBER, BUFFER].map(([p, k]) => rate(alloc, p, k));
+    const ri = paired(map, INTO, C);
+    const [rn, rb] = [NUMBER, BUFFER].map((side) => paired(alloc, side, C));
+    ratios[map] = { into: ri.med, number: rn.med, buffer: rb.med };
+    out.push(`| ${typeOf(map)} | ${c.text}/s | ${into.text}/s | ${ratioText(ri, true)} | ${n.text}/s | ${ratioText(rn)} | ` +
+      `${b.text}/s | ${ratioText(rb)} |`);
   }
   out.push('');
-  out.push('**Batch reads**, the same maps, the whole map (1024 entries) per call; entries read per second');
+  out.push('**Batch reads**, the same maps and runs, the whole map (1024 entries) per call; entries read per second');
   out.push('');
-  out.push('| Map | C `bpf_map_lookup_batch` | Node `lookupBatch()` | Node / C | Node single `lookupInto` | **Node batch / Node single** |');
-  out.push('|---|---|---|---|---|---|');
+  out.push('| Map | C `bpf_map_lookup_batch` | Node `lookupBatch()` | Node / C | C batch / C single | Node single `lookupInto` | ' +
+    '**Node batch / Node single** |');
+  out.push('|---|---|---|---|---|---|---|');
   for (const map of MAPS) {
-    const [cb, nb, into] = ['cBatch', 'batch', 'into'].map((p) => rate(p, map));
-    ratios[map].batchOverC = nb.med / cb.med;
-    ratios[map].batchOverSingle = nb.med / into.med;
-    out.push(`| ${typeOf(map)} | ${cb.text}/s | ${nb.text}/s | ${ratio(nb.med, cb.med)} | ${into.text}/s | **${ratio(nb.med, into.med)}** |`);
+    const [cb, nb, into] = [['c', 'batch'], NODE_BATCH, INTO].map(([p, k]) => rate(map, p, k));
+    const overC = paired(map, NODE_BATCH, ['c', 'batch']);
+    const cOwn = paired(map, ['c', 'batch'], C);
+    const overSingle = paired(map, NODE_BATCH, INTO);
+    ratios[map].batchOverC = overC.med;
+    ratios[map].batchOverSingle = overSingle.med;
+    ratios[map].cBatchOverSingle = cOwn.med;
+    out.push(`| ${typeOf(map)} | ${cb.text}/s | ${nb.text}/s | ${ratioText(overC)} | ${ratioText(cOwn)} | ${into.text}/s | ` +
+      `${ratioText(overSingle, true)} |`);
   }
   out.push('');
-  const [cm, nm, arrayInto] = [rate('cMmap', 'lookup_mmap'), rate('mmap', 'lookup_mmap'), rate('into', 'lookup_array')];
+  const [cm, nm, arrayInto] = [rate('lookup_mmap', 'c', 'mmap'), rate('lookup_mmap', 'node', 'mmap'), rate('lookup_array', 'node', 'into')];
   ratios.mmap = { overC: nm.med / cm.med, overSingle: nm.med / arrayInto.med };
   out.push('**Mapped reads**, a `BPF_F_MMAPABLE` ARRAY of the same shape read through its mapping (no syscall); values read per second');
   out.push('');
@@ -397,6 +534,7 @@ function writeMapJson(r) {
       lookup_buffer_node_over_c: { array: round(r.lookup_array.buffer), hash: round(r.lookup_hash.buffer) },
       batch_over_single: { array: round(r.lookup_array.batchOverSingle), hash: round(r.lookup_hash.batchOverSingle) },
       batch_node_over_c: { array: round(r.lookup_array.batchOverC), hash: round(r.lookup_hash.batchOverC) },
+      c_batch_over_single: { array: round(r.lookup_array.cBatchOverSingle), hash: round(r.lookup_hash.cBatchOverSingle) },
       mmap_node_over_c: round(r.mmap.overC),
       mmap_over_single: round(r.mmap.overSingle),
     },

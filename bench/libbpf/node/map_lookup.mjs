@@ -1,6 +1,8 @@
-// Node peer of the map lookup benchmark: the twin of ../c/map_lookup.c. Loads the
-// benchmark object with the library, fills MAP (u32 -> u64, keys 0..maxEntries-1), warms
-// up, then reads every key in a loop for SECONDS and prints one JSON line. KIND:
+// Node peer of the map lookup benchmark, the twin of ../c/map_lookup.c: a server driven by
+// run.mjs. Loads the benchmark object with the library, fills MAP (u32 -> u64, keys
+// 0..maxEntries-1), warms up each of KINDS, prints `ready`, then for each line `KIND MS` on
+// stdin reads the map in passes for MS milliseconds and prints one JSON line with the
+// entries read and the time taken; ends at end of input. KINDS, one or more joined by commas:
 //   number  BpfMap.lookup(k), the key as a number; a new value Buffer per call
 //   buffer  BpfMap.lookup(keyBuf), one 4-byte key Buffer rewritten before each call
 //   into    BpfMap.lookupInto(k, out): one reused value Buffer, as the C peer's u64
@@ -10,13 +12,19 @@
 // Where the peer reuses its value memory, it reads values through a typed array over it, as
 // C reads its u64s; the others read each new Buffer with readUInt32LE.
 //
-// usage: node map_lookup.mjs LIB OBJ MAP SECONDS KIND
+// usage: node map_lookup.mjs LIB OBJ MAP KIND[,KIND...]
+import * as fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
-const [lib, objPath, mapName, secondsArg, keyKind] = process.argv.slice(2);
+const [lib, objPath, mapName, kindList] = process.argv.slice(2);
 const { BpfObject } = await import(pathToFileURL(lib).href);
 const KINDS = ['number', 'buffer', 'into', 'batch', 'mmap'];
-if (!KINDS.includes(keyKind)) throw new Error(`KIND must be one of ${KINDS.join(', ')}, got ${keyKind}`);
+const kinds = String(kindList).split(',');
+for (const k of kinds) {
+  if (!KINDS.includes(k) || kinds.indexOf(k) !== kinds.lastIndexOf(k)) {
+    throw new Error(`KIND must be one or more of ${KINDS.join(', ')} joined by commas, got ${kindList}`);
+  }
+}
 
 const obj = BpfObject.open(objPath).load();
 const map = obj.map(mapName);
@@ -80,20 +88,47 @@ const passes = {
     return b.count;
   },
 };
-const mapped32 = keyKind === 'mmap' ? new Uint32Array(map.mmap().buffer) : null;
-const pass = passes[keyKind];
+const mapped32 = kinds.includes('mmap') ? new Uint32Array(map.mmap().buffer) : null;
 
 const now = () => process.hrtime.bigint();
-const seconds = Number(secondsArg);
-for (const end = now() + 200_000_000n; now() < end;) pass(); // warm-up (JIT), like the C peer's
-misses = 0;
-let lookups = 0;
-const t0 = now();
-const c0 = process.cpuUsage();
-const end = t0 + BigInt(Math.round(seconds * 1e9));
-let t;
-do lookups += pass();
-while ((t = now()) < end);
-const c1 = process.cpuUsage(c0);
+for (const k of kinds) for (const end = now() + 200_000_000n; now() < end;) passes[k](); // warm-up (JIT), like the C peer's
+
+// Lines from stdin, read blocking: nothing else runs in this process while it waits.
+const input = Buffer.alloc(256);
+let pending = '';
+function readLine() {
+  for (;;) {
+    const nl = pending.indexOf('\n');
+    if (nl >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      return line;
+    }
+    let got;
+    try {
+      got = fs.readSync(0, input);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); // a non-blocking pipe: wait 1 ms
+      continue;
+    }
+    if (got === 0) return null;
+    pending += input.toString('latin1', 0, got);
+  }
+}
+
+fs.writeSync(1, 'ready\n');
+for (let line; (line = readLine()) !== null;) {
+  const [kind, msText] = line.split(' ');
+  const pass = passes[kind];
+  if (!kinds.includes(kind) || !(Number(msText) > 0)) throw new Error(`expected a line KIND MS with one of the kinds ${kindList}, got ${line}`);
+  misses = 0;
+  let lookups = 0;
+  const t0 = now();
+  const end = t0 + BigInt(Math.round(Number(msText) * 1e6));
+  let t;
+  do lookups += pass();
+  while ((t = now()) < end);
+  fs.writeSync(1, `${JSON.stringify({ lookups, misses, ns: Number(t - t0), sum })}\n`);
+}
 obj.close();
-console.log(JSON.stringify({ lookups, misses, ns: Number(t - t0), cpuNs: (c1.user + c1.system) * 1000, sum }));

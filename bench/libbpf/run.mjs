@@ -347,7 +347,7 @@ const WAKEUP_LABEL = { adaptive: 'adaptive (kernel default)', batch: `forced, on
 lines.push(`**Ring buffer, 64-byte events, streaming** (${opts.ringSeconds} s per run): the consumer on CPU ${consumerCpu} ` +
   `polls (C: \`ring_buffer__poll\`, level-triggered epoll; Node: libuv woken edge-triggered by the ring, the records read from the mapped ring in JS); a producer process on CPU ${producerCpu} ` +
   `test-runs a raw_tp program that submits ${opts.batch} events per run into a 4 MiB ring, as fast as it can. Both consumers start warm: ` +
-  'two fills of the ring and 500 single runs consumed untimed before the producer starts (as the drain table\'s untimed fills).');
+  'eight fills of the ring and 500 single runs consumed untimed before the producer starts (as the drain table\'s untimed fills).');
 lines.push('');
 lines.push('| Producer wake-ups | Consumer | Events delivered/s | Producer drops (ring full) | Consumer CPU busy | Consumer CPU per event | Missing or out of order |');
 lines.push('|---|---|---|---|---|---|---|');
@@ -365,7 +365,7 @@ for (const mode of WAKEUPS) {
 lines.push('');
 
 const d = rs.drain;
-lines.push(`**Ring buffer, 64-byte events, draining a full ring** (${opts.fills} fills per run, after 2 untimed ones): the ` +
+lines.push(`**Ring buffer, 64-byte events, draining a full ring** (${opts.fills} fills per run, after 8 untimed ones): the ` +
   'consumer fills the 4 MiB ring itself (test runs of the same program until a reserve fails, ~58k events), then one ' +
   'consume of the backlog is timed: the consumer\'s own cost per record, without producer or wake-ups.');
 lines.push('');

@@ -202,9 +202,21 @@ class LookupPeer {
     return r;
   }
 
+  // Ends its input; it must exit by itself within 30 s (else it is killed and this throws).
   async close() {
     this.child.stdin.end();
-    while (!this.exit) await new Promise((resolve) => { this.waiter = resolve; });
+    const deadline = Date.now() + 30_000;
+    while (!this.exit) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.child.kill('SIGKILL');
+        throw new Error(`${this.what}: did not exit within 30 s of the end of its input:\n${this.stderr}`);
+      }
+      await new Promise((resolve) => {
+        this.waiter = resolve;
+        setTimeout(resolve, left).unref();
+      });
+    }
     if (this.exit.error || this.exit.code !== 0) {
       throw new Error(`${this.what} failed (${this.exit.error?.message ?? `exit ${this.exit.code ?? this.exit.signal}`}):\n${this.stderr}`);
     }

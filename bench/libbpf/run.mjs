@@ -175,18 +175,28 @@ class LookupPeer {
     w?.();
   }
 
-  async line(timeoutMs) {
+  #exitText() {
+    return this.exit.error?.message ?? `exit ${this.exit.code ?? this.exit.signal}`;
+  }
+
+  // Waits until done() holds, for at most timeoutMs; false if it still does not.
+  async #until(done, timeoutMs) {
     const deadline = Date.now() + timeoutMs;
-    while (!this.lines.length) {
-      if (this.exit) throw new Error(`${this.what} ended (${this.exit.error?.message ?? `exit ${this.exit.code ?? this.exit.signal}`}):\n${this.stderr}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.what}: no answer within ${timeoutMs} ms:\n${this.stderr}`);
+    for (let left = timeoutMs; !done(); left = deadline - Date.now()) {
+      if (left <= 0) return false;
       await new Promise((resolve) => {
         this.waiter = resolve;
         setTimeout(resolve, left).unref();
       });
     }
-    return this.lines.shift();
+    return true;
+  }
+
+  async line(timeoutMs) {
+    const got = await this.#until(() => this.lines.length > 0 || this.exit, timeoutMs);
+    if (this.lines.length) return this.lines.shift();
+    if (!got) throw new Error(`${this.what}: no answer within ${timeoutMs} ms:\n${this.stderr}`);
+    throw new Error(`${this.what} ended (${this.#exitText()}):\n${this.stderr}`);
   }
 
   async ready() {
@@ -205,21 +215,11 @@ class LookupPeer {
   // Ends its input; it must exit by itself within 30 s (else it is killed and this throws).
   async close() {
     this.child.stdin.end();
-    const deadline = Date.now() + 30_000;
-    while (!this.exit) {
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        this.child.kill('SIGKILL');
-        throw new Error(`${this.what}: did not exit within 30 s of the end of its input:\n${this.stderr}`);
-      }
-      await new Promise((resolve) => {
-        this.waiter = resolve;
-        setTimeout(resolve, left).unref();
-      });
+    if (!(await this.#until(() => this.exit, 30_000))) {
+      this.child.kill('SIGKILL');
+      throw new Error(`${this.what}: did not exit within 30 s of the end of its input:\n${this.stderr}`);
     }
-    if (this.exit.error || this.exit.code !== 0) {
-      throw new Error(`${this.what} failed (${this.exit.error?.message ?? `exit ${this.exit.code ?? this.exit.signal}`}):\n${this.stderr}`);
-    }
+    if (this.exit.error || this.exit.code !== 0) throw new Error(`${this.what} failed (${this.#exitText()}):\n${this.stderr}`);
   }
 }
 
@@ -238,10 +238,12 @@ async function lookupRun(map, cKinds, nodeKinds) {
     peers.node = new LookupPeer(`Node map peer (${map})`,
       ...pinned(process.execPath, [path.join(nodeDir, 'map_lookup.mjs'), libPath, obj, map, nodeKinds.join(',')]));
     await peers.node.ready();
-    const turns = [...cKinds.map((k) => ['c', k]), ...nodeKinds.map((k) => ['node', k])];
-    // C and Node alternate: C's kinds at even places, Node's between them.
-    turns.sort((a, b) => (a[0] === 'c' ? cKinds.indexOf(a[1]) * 2 : nodeKinds.indexOf(a[1]) * 2 + 1) -
-      (b[0] === 'c' ? cKinds.indexOf(b[1]) * 2 : nodeKinds.indexOf(b[1]) * 2 + 1));
+    // C's and Node's kinds alternate: C single, Node into, C batch, Node batch, ...
+    const turns = [];
+    for (let i = 0; i < Math.max(cKinds.length, nodeKinds.length); i++) {
+      if (i < cKinds.length) turns.push(['c', cKinds[i]]);
+      if (i < nodeKinds.length) turns.push(['node', nodeKinds[i]]);
+    }
     const sums = new Map(turns.map((t) => [t, { lookups: 0, ns: 0 }]));
     const goalNs = opts.lookupSeconds * 1e9;
     for (let round = 0; [...sums.values()].some((x) => x.ns < goalNs); round++) {

@@ -95,6 +95,7 @@ for (const k of kinds) for (const end = now() + 200_000_000n; now() < end;) pass
 
 // Lines from stdin, read blocking: nothing else runs in this process while it waits.
 const input = Buffer.alloc(256);
+const pause = new Int32Array(new SharedArrayBuffer(4));
 let pending = '';
 function readLine() {
   for (;;) {
@@ -109,7 +110,7 @@ function readLine() {
       got = fs.readSync(0, input);
     } catch (e) {
       if (e.code !== 'EAGAIN') throw e;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); // a non-blocking pipe: wait 1 ms
+      Atomics.wait(pause, 0, 0, 1); // a non-blocking pipe: wait 1 ms
       continue;
     }
     if (got === 0) return null;
